@@ -1,0 +1,82 @@
+-- The pipeline's own tables, in schema peeq_cdc of every target database.
+-- The Sink creates them at start (this file is embedded in Peeq.Cdc.Core); a DBA who creates
+-- schemas by hand applies this file to each target database. Every statement is idempotent.
+-- Contracts: docs/contracts.md.
+
+CREATE SCHEMA IF NOT EXISTS peeq_cdc;
+
+-- Per source: the last source transaction applied, written in the same target transaction as its rows.
+-- Capture confirms the slot only up to end_lsn; the Sink skips anything at or before commit_lsn.
+CREATE TABLE IF NOT EXISTS peeq_cdc.applied_position (
+    source            text PRIMARY KEY,
+    commit_lsn        pg_lsn      NOT NULL,
+    end_lsn           pg_lsn      NOT NULL,
+    seq               bigint      NOT NULL,
+    txid              bigint,
+    source_commit_ts  timestamptz,
+    applied_at        timestamptz NOT NULL DEFAULT now(),
+    replay_requested  bigint      NOT NULL DEFAULT 0,
+    replay_reason     text
+);
+
+-- Per source: how far the Sink has *received* (not applied) a transaction it is still writing.
+-- Flow control only: lets Capture keep streaming a transaction larger than its in-flight window.
+-- Written outside the apply transactions, so it never waits on them.
+CREATE TABLE IF NOT EXISTS peeq_cdc.flow_position (
+    source      text PRIMARY KEY,
+    commit_lsn  pg_lsn      NOT NULL,
+    seq         bigint      NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- Rows that could not be mapped or applied, with the reason. Nothing is dropped silently.
+CREATE TABLE IF NOT EXISTS peeq_cdc.parked_rows (
+    id                bigserial PRIMARY KEY,
+    source            text        NOT NULL,
+    commit_lsn        pg_lsn      NOT NULL,
+    seq               bigint      NOT NULL,
+    sub               integer     NOT NULL DEFAULT 0,
+    txid              bigint,
+    source_table      text        NOT NULL,
+    source_key        jsonb,
+    target_table      text,
+    reason            text        NOT NULL,
+    payload           text,
+    whole_transaction boolean     NOT NULL DEFAULT false,
+    parked_at         timestamptz NOT NULL DEFAULT now(),
+    status            text        NOT NULL DEFAULT 'parked' CHECK (status IN ('parked', 'replayed', 'discarded')),
+    resolved_at       timestamptz,
+    resolved_by       text
+);
+CREATE UNIQUE INDEX IF NOT EXISTS parked_rows_position ON peeq_cdc.parked_rows (source, commit_lsn, seq, sub);
+CREATE INDEX IF NOT EXISTS parked_rows_open ON peeq_cdc.parked_rows (status) WHERE status = 'parked';
+
+-- Which lineage table records the provenance of which target table.
+CREATE TABLE IF NOT EXISTS peeq_cdc.lineage_tables (
+    target_table   text PRIMARY KEY,
+    lineage_table  text NOT NULL UNIQUE,
+    key_columns    text[] NOT NULL
+);
+
+-- Derived keys (a UUID for a legacy varchar or bigint key, merged identities), kept for the
+-- reconciler and, after cutover, the services.
+CREATE TABLE IF NOT EXISTS peeq_cdc.identity_map (
+    kind        text        NOT NULL,
+    legacy_key  text        NOT NULL,
+    id          uuid        NOT NULL,
+    source      text        NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (kind, legacy_key)
+);
+CREATE INDEX IF NOT EXISTS identity_map_id ON peeq_cdc.identity_map (kind, id);
+
+-- Per target table and source: 'loading' while its snapshot runs, 'ready' after, 'parked' when a
+-- schema change stopped it (with the reason).
+CREATE TABLE IF NOT EXISTS peeq_cdc.table_state (
+    target_table text        NOT NULL,
+    source       text        NOT NULL,
+    state        text        NOT NULL CHECK (state IN ('loading', 'ready', 'parked')),
+    reason       text,
+    updated_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (target_table, source)
+);

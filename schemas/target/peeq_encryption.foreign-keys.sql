@@ -1,0 +1,5 @@
+-- peeq_encryption foreign keys, applied at CUTOVER (after peeq_encryption.sql).
+-- The seed declares NO foreign key for the vault ("keep existing schema", and the legacy vault has none), so this
+-- file holds no DDL. vault_secrets.namespace_id → vault_namespaces.namespace_id is still a reference, and the
+-- reconciler checks it (references.yaml: vault_secrets_namespace, foreignKey: null). Adding it as a constraint at
+-- cutover is a decision for the vault's owners, not something the seed asked for.

@@ -1,0 +1,7 @@
+-- peeq_media foreign keys, applied at CUTOVER (after peeq_media.sql).
+-- The seed declares NO foreign key inside peeq_media. Every reference in it crosses databases:
+--   media_files.owner_id, media_streams.created_by → peeq_users.profiles
+--   media_files.inventory_item_id, media_streams.inventory_item_id → peeq_commerce.inventory_items
+--   media_streams.group_id → peeq_users.profiles (GROUP)
+-- PostgreSQL cannot enforce those, so they stay reconciler checks (references.yaml, foreignKey: null) after cutover too.
+-- This file is intentionally empty of DDL.

@@ -1,0 +1,112 @@
+using Confluent.Kafka;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Peeq.Cdc.Capture.Position;
+using Peeq.Cdc.Capture.Replication;
+using Peeq.Cdc.Configuration;
+using Peeq.Cdc.Contracts;
+using Peeq.Cdc.Kafka;
+using Peeq.Cdc.Postgres;
+
+namespace Peeq.Cdc.Capture;
+
+/// <summary>
+/// Captures every configured source (or the ones named) into its raw topic. Each source is its own
+/// failure domain: an unreachable source is retried with backoff while the others flow; one that needs
+/// an operator (a setting, a privilege, a lost slot) says what to do and is re-checked every minute.
+/// </summary>
+public sealed class CaptureService(PipelineConfig config, KafkaEndpoint kafka, ILoggerFactory loggers, IReadOnlyCollection<string>? only = null) : BackgroundService
+{
+    /// <summary>Environment variable holding the base64 AES-256 key that seals sensitive columns (shared with the Sink).</summary>
+    public const string SealKeyVariable = "PEEQ_CDC_SEAL_KEY";
+
+    private readonly ILogger _logger = loggers.CreateLogger("Peeq.Cdc.Capture");
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var options = config.Options;
+        var sources = options.Sources.Where(s => only is null || only.Contains(s.Name)).ToList();
+        using var producer = new ProducerBuilder<byte[], byte[]>(kafka.ProducerConfig("peeq-cdc-capture"))
+            .SetLogHandler((_, m) => _logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
+            .Build();
+        foreach (var s in sources)
+        {
+            await kafka.Admin.EnsureTopicAsync(Topics.Raw(options.Kafka.TopicPrefix, s.Name), 1, stoppingToken);
+        }
+
+        var protector = SealKey() is { } key ? (ISensitiveValueProtector)new SealSensitiveValues(key) : OmitSensitiveValues.Instance;
+        await Task.WhenAll(sources.Select(s => Task.Run(() => RunSourceAsync(s, producer, protector, stoppingToken), stoppingToken)));
+        producer.Flush(TimeSpan.FromSeconds(5));
+    }
+
+    public static byte[]? SealKey() =>
+        Environment.GetEnvironmentVariable(SealKeyVariable) is { Length: > 0 } text ? SealedValue.ParseKey(text) : null;
+
+    private async Task RunSourceAsync(SourceOptions source, IProducer<byte[], byte[]> producer, ISensitiveValueProtector protector, CancellationToken ct)
+    {
+        var options = config.Options;
+        var target = options.Target(source.Target);
+        await using var control = NpgsqlDataSource.Create(PgConnections.Prepare(source.ConnectionString, $"peeq-cdc capture {source.Name}", 10));
+        await using var targetDb = NpgsqlDataSource.Create(PgConnections.Prepare(target.ConnectionString, $"peeq-cdc capture {source.Name}", 10));
+        var window = new InFlightWindow(options.Capture.InFlightBytes);
+        var raw = new RawEventProducer(producer, source.Name, Topics.Raw(options.Kafka.TopicPrefix, source.Name), window);
+        var delay = options.Capture.RetryDelay;
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                PreparedSource prepared;
+                await using (var conn = await PgConnections.OpenAsync(source.ConnectionString, $"source '{source.Name}'", ct, 10))
+                {
+                    prepared = await ReplicationSetup.PrepareAsync(source, conn, _logger, ct);
+                }
+
+                var session = new SourceCaptureSession(new SourceCaptureContext(prepared, options.Capture, control, targetDb,
+                    new RawEventProducer(producer, source.Name, raw.Topic, window), window, protector, _logger));
+                await session.RunAsync(ct);
+                delay = options.Capture.RetryDelay;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (CaptureSetupException e)
+            {
+                CaptureMetrics.Up.WithLabels(source.Name).Set(0);
+                CaptureMetrics.Errors.WithLabels(source.Name, "permanent").Inc();
+                _logger.LogError("{Message} (re-checked every minute; other sources keep flowing)", e.Message);
+                await Delay(TimeSpan.FromMinutes(1), ct);
+            }
+            catch (Exception e) when (PgConnections.IsPermanent(e))
+            {
+                CaptureMetrics.Up.WithLabels(source.Name).Set(0);
+                CaptureMetrics.Errors.WithLabels(source.Name, "permanent").Inc();
+                _logger.LogError("Source {Source}: {Error} (re-checked every minute; other sources keep flowing)", source.Name, PgConnections.Explain(e));
+                await Delay(TimeSpan.FromMinutes(1), ct);
+            }
+            catch (Exception e)
+            {
+                CaptureMetrics.Up.WithLabels(source.Name).Set(0);
+                CaptureMetrics.Errors.WithLabels(source.Name, e is KafkaDeliveryException ? "produce" : e is DatabaseUnavailableException ? "connect" : "stream").Inc();
+                _logger.LogWarning("Source {Source}: {Error}; retrying in {Delay}", source.Name, e is NpgsqlException ? PgConnections.Explain(e) : e.Message, delay);
+                _logger.LogDebug(e, "Source {Source} failure detail", source.Name);
+                await Delay(delay, ct);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, options.Capture.MaxRetryDelay.Ticks));
+            }
+        }
+
+        CaptureMetrics.Up.WithLabels(source.Name).Set(0);
+    }
+
+    private static async Task Delay(TimeSpan delay, CancellationToken ct)
+    {
+        try
+        {
+            await Task.Delay(delay, ct);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+}

@@ -1,0 +1,124 @@
+using System.Text.Json;
+using Npgsql.Replication.PgOutput;
+using Peeq.Cdc.Contracts;
+
+namespace Peeq.Cdc.Capture.Replication;
+
+/// <summary>A column of a captured relation: how to encode it and whether it must stay out of Kafka.</summary>
+public sealed record CapturedColumn(string Name, PgType Type, bool IsKey, bool Sensitive);
+
+/// <summary>
+/// A row copied out of a pgoutput tuple as PostgreSQL text. Npgsql reuses its message and tuple
+/// objects, so every value is read into this before the next message is requested.
+/// </summary>
+public sealed class CapturedRow : IRowImage
+{
+    private readonly CapturedColumn[] _columns;
+    private readonly string?[] _values;
+    private readonly bool[] _present;
+    private readonly bool[] _unchanged;
+    private readonly ISensitiveValueProtector _protector;
+
+    public CapturedRow(CapturedColumn[] columns, ISensitiveValueProtector protector)
+    {
+        _columns = columns;
+        _values = new string?[columns.Length];
+        _present = new bool[columns.Length];
+        _unchanged = new bool[columns.Length];
+        _protector = protector;
+    }
+
+    /// <summary>Columns absent from the image whose stored value must be kept: unchanged TOAST, and omitted sensitive values.</summary>
+    public IReadOnlyList<string> Unchanged => _columns.Where((c, i) => _unchanged[i] || Omitted(c, i)).Select(c => c.Name).ToArray();
+
+    private bool Omitted(CapturedColumn c, int i) => c.Sensitive && _protector.Omits && _present[i];
+
+    public string? this[int i] => _values[i];
+
+    /// <summary>
+    /// Copies a tuple out. With <paramref name="keyOnly"/> (an old-key tuple), the non-key columns pgoutput
+    /// sends as NULL placeholders are left absent: absent is not NULL.
+    /// </summary>
+    public static async ValueTask<CapturedRow> ReadAsync(ReplicationTuple tuple, CapturedColumn[] columns, ISensitiveValueProtector protector, CancellationToken ct, bool keyOnly = false)
+    {
+        var row = new CapturedRow(columns, protector);
+        var i = 0;
+        await foreach (var value in tuple.WithCancellation(ct))
+        {
+            if (i >= columns.Length)
+            {
+                // The relation changed under us without a Relation message first: never guess.
+                throw new InvalidOperationException($"tuple has more columns than its relation ({columns.Length})");
+            }
+
+            switch (value.Kind)
+            {
+                case TupleDataKind.Null:
+                    row._present[i] = !keyOnly || columns[i].IsKey;
+                    break;
+                case TupleDataKind.UnchangedToastedValue:
+                    row._unchanged[i] = true;
+                    break;
+                default:
+                    row._values[i] = await value.Get<string>(ct);
+                    row._present[i] = true;
+                    break;
+            }
+
+            i++;
+        }
+
+        return row;
+    }
+
+    /// <summary>A row read from COPY text output (snapshots), where every column is present.</summary>
+    public static CapturedRow FromValues(CapturedColumn[] columns, string?[] values, ISensitiveValueProtector protector)
+    {
+        var row = new CapturedRow(columns, protector);
+        Array.Copy(values, row._values, values.Length);
+        Array.Fill(row._present, true);
+        return row;
+    }
+
+    /// <summary>The key columns only, as Debezium's event key.</summary>
+    public IRowImage KeyImage => new KeyView(this);
+
+    public bool HasKey => _columns.Any(c => c.IsKey);
+
+    public void WriteTo(Utf8JsonWriter w) => Write(w, keysOnly: false);
+
+    private void Write(Utf8JsonWriter w, bool keysOnly)
+    {
+        w.WriteStartObject();
+        for (var i = 0; i < _columns.Length; i++)
+        {
+            var c = _columns[i];
+            if (!_present[i] || keysOnly && !c.IsKey || Omitted(c, i))
+            {
+                continue;
+            }
+
+            w.WritePropertyName(c.Name);
+            var text = _values[i];
+            if (text is null)
+            {
+                w.WriteNullValue();
+            }
+            else if (c.Sensitive)
+            {
+                _protector.Write(w, c, text);
+            }
+            else
+            {
+                ValueCodec.WriteJson(w, c.Type, text);
+            }
+        }
+
+        w.WriteEndObject();
+    }
+
+    private sealed class KeyView(CapturedRow row) : IRowImage
+    {
+        public void WriteTo(Utf8JsonWriter writer) => row.Write(writer, keysOnly: true);
+    }
+}

@@ -1,0 +1,212 @@
+using Dapper;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Peeq.Cdc.Configuration;
+using Peeq.Cdc.Contracts;
+using Peeq.Cdc.Postgres;
+
+namespace Peeq.Cdc.Capture.Replication;
+
+/// <summary>What a source offers for capture, checked and prepared.</summary>
+public sealed record PreparedSource(
+    SourceOptions Options,
+    string Database,
+    int ServerVersionNum,
+    IReadOnlyDictionary<TableId, TableInfo> Tables,
+    IReadOnlyList<string> Publications)
+{
+    /// <summary>Tables without a primary key or replica identity index: captured as append-only.</summary>
+    public IEnumerable<TableInfo> AppendOnlyTables => Tables.Values.Where(IsAppendOnly);
+
+    public static bool IsAppendOnly(TableInfo t) => t.IsKeyless && t.ReplicaIdentity != 'f';
+
+    /// <summary>pgoutput's "messages" option (heartbeats and watermarks as logical messages) needs PostgreSQL 14.</summary>
+    public bool SupportsMessages => ServerVersionNum >= 140000;
+}
+
+/// <summary>
+/// Checks a source before capture and creates what is missing: precise errors for wal_level,
+/// privileges and missing tables; the publication made to list exactly the configured tables.
+/// </summary>
+public static class ReplicationSetup
+{
+    /// <summary>Name of the second publication, for append-only tables (publishes inserts and truncates only).</summary>
+    public static string AppendPublication(SourceOptions s) => s.PublicationName + "_append";
+
+    public static async Task<PreparedSource> PrepareAsync(SourceOptions source, NpgsqlConnection conn, ILogger logger, CancellationToken ct)
+    {
+        var name = source.Name;
+        var settings = (await conn.QueryAsync<(string name, string setting)>(new CommandDefinition(
+            "SELECT name, setting FROM pg_settings WHERE name IN ('wal_level', 'max_replication_slots', 'max_wal_senders', 'server_version_num')",
+            cancellationToken: ct))).ToDictionary(r => r.name, r => r.setting);
+        if (settings["wal_level"] != "logical")
+        {
+            throw new CaptureSetupException(
+                $"source '{name}': wal_level is '{settings["wal_level"]}', logical replication needs 'logical'. "
+                + "Run ALTER SYSTEM SET wal_level = logical; then restart the server.");
+        }
+
+        var role = await conn.QuerySingleAsync<(string user, bool replication, bool super)>(new CommandDefinition(
+            "SELECT current_user, rolreplication, rolsuper FROM pg_roles WHERE rolname = current_user", cancellationToken: ct));
+        if (!role.replication && !role.super)
+        {
+            throw new CaptureSetupException(
+                $"source '{name}': role '{role.user}' has no REPLICATION privilege. Run ALTER ROLE {Sql.QuoteIdent(role.user)} REPLICATION; "
+                + "(see docs/security.md for a least-privilege setup).");
+        }
+
+        var wanted = source.Tables.Select(t => TableId.Parse(t)).ToList();
+        var tables = await Catalog.LoadTablesAsync(conn, wanted, ct);
+        var missing = wanted.Where(t => !tables.ContainsKey(t)).ToList();
+        if (missing.Count > 0)
+        {
+            throw new CaptureSetupException(
+                $"source '{name}': configured table{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)} "
+                + $"do{(missing.Count > 1 ? "" : "es")} not exist in database '{conn.Database}' (or the role cannot see {(missing.Count > 1 ? "them" : "it")})");
+        }
+
+        var unreadable = new List<TableId>();
+        foreach (var t in wanted)
+        {
+            var canRead = await conn.ExecuteScalarAsync<bool>(new CommandDefinition(
+                "SELECT has_table_privilege(@oid::oid, 'SELECT')", new { oid = (long)tables[t].Oid }, cancellationToken: ct));
+            if (!canRead)
+            {
+                unreadable.Add(t);
+            }
+        }
+
+        if (unreadable.Count > 0)
+        {
+            throw new CaptureSetupException(
+                $"source '{name}': role '{role.user}' may not read {string.Join(", ", unreadable)}. "
+                + $"Run GRANT SELECT ON {string.Join(", ", unreadable.Select(t => t.Quoted))} TO {Sql.QuoteIdent(role.user)};");
+        }
+
+        foreach (var t in tables.Values.Where(PreparedSource.IsAppendOnly))
+        {
+            logger.LogWarning(
+                "Source {Source}: table {Table} has no primary key or replica identity; it is captured as append-only (inserts replicate, updates and deletes are reported, not replicated). "
+                + "To replicate its updates and deletes too, run: ALTER TABLE {Quoted} REPLICA IDENTITY FULL;",
+                name, t.Id, t.Id.Quoted);
+        }
+
+        var keyed = tables.Values.Where(t => !PreparedSource.IsAppendOnly(t)).Select(t => t.Id).OrderBy(t => t).ToList();
+        var appendOnly = tables.Values.Where(PreparedSource.IsAppendOnly).Select(t => t.Id).OrderBy(t => t).ToList();
+        var publications = new List<string>();
+        if (keyed.Count > 0)
+        {
+            await EnsurePublicationAsync(conn, source, source.PublicationName, keyed, "insert, update, delete, truncate", logger, ct);
+            publications.Add(source.PublicationName);
+        }
+
+        if (appendOnly.Count > 0)
+        {
+            await EnsurePublicationAsync(conn, source, AppendPublication(source), appendOnly, "insert, truncate", logger, ct);
+            publications.Add(AppendPublication(source));
+        }
+
+        await CheckSlotCapacityAsync(conn, source, settings, ct);
+        return new PreparedSource(source, conn.Database, int.Parse(settings["server_version_num"], System.Globalization.CultureInfo.InvariantCulture), tables, publications);
+    }
+
+    private static async Task EnsurePublicationAsync(NpgsqlConnection conn, SourceOptions source, string publication, IReadOnlyList<TableId> tables, string publish, ILogger logger, CancellationToken ct)
+    {
+        var exists = await conn.ExecuteScalarAsync<bool>(new CommandDefinition(
+            "SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = @publication)", new { publication }, cancellationToken: ct));
+        var current = exists
+            ? (await conn.QueryAsync<(string schemaname, string tablename)>(new CommandDefinition(
+                "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = @publication", new { publication }, cancellationToken: ct)))
+                .Select(r => new TableId(r.schemaname, r.tablename)).OrderBy(t => t).ToList()
+            : [];
+        if (exists && current.SequenceEqual(tables))
+        {
+            return;
+        }
+
+        if (!source.CreateReplicationObjects)
+        {
+            var lacking = tables.Except(current).ToList();
+            if (!exists || lacking.Count > 0)
+            {
+                var list = string.Join(", ", tables.Select(t => t.Quoted));
+                throw new CaptureSetupException(
+                    $"source '{source.Name}': publication '{publication}' {(exists ? $"does not include {string.Join(", ", lacking)}" : "does not exist")} "
+                    + $"and createReplicationObjects is false. Ask a DBA to run: {(exists ? $"ALTER PUBLICATION {Sql.QuoteIdent(publication)} SET TABLE {list}" : $"CREATE PUBLICATION {Sql.QuoteIdent(publication)} FOR TABLE {list} WITH (publish = '{publish}')")};");
+            }
+
+            return;
+        }
+
+        var tableList = string.Join(", ", tables.Select(t => t.Quoted));
+        var sql = exists
+            ? $"ALTER PUBLICATION {Sql.QuoteIdent(publication)} SET TABLE {tableList}"
+            : $"CREATE PUBLICATION {Sql.QuoteIdent(publication)} FOR TABLE {tableList} WITH (publish = {Sql.QuoteLiteral(publish)})";
+        try
+        {
+            await conn.ExecuteAsync(new CommandDefinition(sql, cancellationToken: ct));
+        }
+        catch (PostgresException e) when (e.SqlState is "42501" or "42P01")
+        {
+            throw new CaptureSetupException(
+                $"source '{source.Name}': cannot {(exists ? "alter" : "create")} publication '{publication}': {e.MessageText}. "
+                + "Either grant the capture role ownership of the tables and CREATE on the database, or have a DBA create the publication and set createReplicationObjects: false.", e);
+        }
+
+        logger.LogInformation("Source {Source}: publication {Publication} {Action} with {Tables}", source.Name, publication, exists ? "altered" : "created", tableList);
+    }
+
+    private static async Task CheckSlotCapacityAsync(NpgsqlConnection conn, SourceOptions source, Dictionary<string, string> settings, CancellationToken ct)
+    {
+        var (slots, ours, senders) = await conn.QuerySingleAsync<(int slots, bool ours, int senders)>(new CommandDefinition(
+            """
+            SELECT (SELECT count(*)::int FROM pg_replication_slots),
+                   EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = @slot),
+                   (SELECT count(*)::int FROM pg_stat_replication)
+            """, new { slot = source.SlotName }, cancellationToken: ct));
+        var maxSlots = int.Parse(settings["max_replication_slots"], System.Globalization.CultureInfo.InvariantCulture);
+        var maxSenders = int.Parse(settings["max_wal_senders"], System.Globalization.CultureInfo.InvariantCulture);
+        if (!ours && slots >= maxSlots)
+        {
+            throw new CaptureSetupException(
+                $"source '{source.Name}': the server has no free replication slot (max_replication_slots = {maxSlots}, {slots} in use). "
+                + $"Raise it (ALTER SYSTEM SET max_replication_slots = {maxSlots + 10}; and restart) or drop unused slots.");
+        }
+
+        if (senders >= maxSenders)
+        {
+            throw new CaptureSetupException(
+                $"source '{source.Name}': the server has no free WAL sender (max_wal_senders = {maxSenders}, {senders} in use). "
+                + $"Raise it (ALTER SYSTEM SET max_wal_senders = {maxSenders + 10}; and restart).");
+        }
+    }
+
+    /// <summary>The slot as the server sees it, or null when it does not exist.</summary>
+    public static async Task<SlotState?> ReadSlotAsync(NpgsqlConnection conn, string slot, CancellationToken ct)
+    {
+        var row = await conn.QuerySingleOrDefaultAsync<SlotRow>(new CommandDefinition(
+            """
+            SELECT slot_name, plugin, database, active, confirmed_flush_lsn::text AS confirmed_flush_lsn, restart_lsn::text AS restart_lsn,
+                   wal_status, safe_wal_size,
+                   pg_current_wal_lsn()::text AS current_lsn
+            FROM pg_replication_slots WHERE slot_name = @slot
+            """, new { slot }, cancellationToken: ct));
+        if (row is null)
+        {
+            return null;
+        }
+
+        return new SlotState(row.slot_name, row.plugin, row.database, row.active,
+            row.confirmed_flush_lsn is null ? Lsn.Zero : Lsn.Parse(row.confirmed_flush_lsn),
+            row.restart_lsn is null ? Lsn.Zero : Lsn.Parse(row.restart_lsn),
+            row.wal_status ?? "unknown", row.safe_wal_size, Lsn.Parse(row.current_lsn));
+    }
+
+    private sealed record SlotRow(string slot_name, string plugin, string database, bool active, string? confirmed_flush_lsn, string? restart_lsn, string? wal_status, long? safe_wal_size, string current_lsn);
+}
+
+/// <summary>A replication slot's state, from pg_replication_slots.</summary>
+public sealed record SlotState(string Name, string Plugin, string Database, bool Active, Lsn ConfirmedFlush, Lsn Restart, string WalStatus, long? SafeWalSize, Lsn CurrentLsn)
+{
+    public bool IsLost => WalStatus == "lost" || Restart.IsZero;
+}

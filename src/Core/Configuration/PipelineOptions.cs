@@ -1,0 +1,150 @@
+namespace Peeq.Cdc.Configuration;
+
+/// <summary>
+/// The whole pipeline's configuration: one YAML file (docs/configuration.md). Every stage reads the
+/// same file and uses the part it needs.
+/// </summary>
+public sealed class PipelineOptions
+{
+    public KafkaOptions Kafka { get; set; } = new();
+
+    public List<SourceOptions> Sources { get; set; } = [];
+
+    public List<TargetOptions> Targets { get; set; } = [];
+
+    public CaptureOptions Capture { get; set; } = new();
+
+    public TransformOptions Transform { get; set; } = new();
+
+    public SinkOptions Sink { get; set; } = new();
+
+    public HttpOptions Http { get; set; } = new();
+
+    public SourceOptions Source(string name) => Sources.FirstOrDefault(s => s.Name == name)
+        ?? throw new InvalidOperationException($"no source named '{name}' is configured");
+
+    public TargetOptions Target(string name) => Targets.FirstOrDefault(t => t.Name == name)
+        ?? throw new InvalidOperationException($"no target named '{name}' is configured");
+}
+
+public sealed class KafkaOptions
+{
+    /// <summary>Broker list, or <c>embedded</c> to start librdkafka's in-memory mock cluster in-process (development and tests only).</summary>
+    public string BootstrapServers { get; set; } = "";
+
+    /// <summary>Prefix of every topic and consumer group name.</summary>
+    public string TopicPrefix { get; set; } = "peeq-cdc";
+
+    /// <summary>Partitions of each unified topic; 0 = one per source of that target.</summary>
+    public int UnifiedPartitions { get; set; }
+
+    /// <summary>Extra librdkafka properties for every client (security.protocol, sasl.*, ssl.*). Values may use ${ENV}.</summary>
+    public Dictionary<string, string> Properties { get; set; } = [];
+
+    public bool IsEmbedded => string.Equals(BootstrapServers, "embedded", StringComparison.OrdinalIgnoreCase);
+}
+
+public sealed class SourceOptions
+{
+    /// <summary>Short name, unique; names the slot, publication and raw topic (letters, digits, '-' and '_').</summary>
+    public string Name { get; set; } = "";
+
+    /// <summary>Npgsql connection string of the legacy database. Secrets may come from ${ENV} references.</summary>
+    public string ConnectionString { get; set; } = "";
+
+    /// <summary>The target (by name) this source's tables are consolidated into.</summary>
+    public string Target { get; set; } = "";
+
+    /// <summary>Tables to capture: <c>table</c> or <c>schema.table</c> (quote names with dots: <c>"a.b"</c>).</summary>
+    public List<string> Tables { get; set; } = [];
+
+    /// <summary>Columns never written to Kafka or logs in plaintext: <c>table.column</c> or <c>schema.table.column</c>.</summary>
+    public List<string> SensitiveColumns { get; set; } = [];
+
+    /// <summary>Tables whose rows move money: a row that must be parked parks its whole source transaction.</summary>
+    public List<string> FinancialTables { get; set; } = [];
+
+    /// <summary>Replication slot name; default <c>peeq_cdc_&lt;name&gt;</c>.</summary>
+    public string? Slot { get; set; }
+
+    /// <summary>Publication name; default <c>peeq_cdc_&lt;name&gt;</c>.</summary>
+    public string? Publication { get; set; }
+
+    /// <summary>Create the slot and publication when missing (false: a DBA pre-created them for a least-privilege role).</summary>
+    public bool CreateReplicationObjects { get; set; } = true;
+
+    public string SlotName => Slot ?? DefaultObjectName();
+
+    public string PublicationName => Publication ?? DefaultObjectName();
+
+    private string DefaultObjectName() => "peeq_cdc_" + new string(Name.Select(c => char.IsAsciiLetterOrDigit(c) ? char.ToLowerInvariant(c) : '_').ToArray());
+}
+
+public sealed class TargetOptions
+{
+    /// <summary>Short name, unique; names the unified topic.</summary>
+    public string Name { get; set; } = "";
+
+    /// <summary>Npgsql connection string of the consolidated database. Secrets may come from ${ENV} references.</summary>
+    public string ConnectionString { get; set; } = "";
+
+    /// <summary>Mapping file (relative to the config file), or <c>identity</c>: every source table to the same-named target table.</summary>
+    public string Mapping { get; set; } = "identity";
+
+    /// <summary>Create a missing target table from the source table's definition (identity mapping only).</summary>
+    public bool CreateTables { get; set; } = true;
+
+    public bool IsIdentity => string.Equals(Mapping, "identity", StringComparison.OrdinalIgnoreCase);
+}
+
+public sealed class CaptureOptions
+{
+    /// <summary>Bytes a source may have produced to Kafka beyond what the Sink has applied before Capture pauses reading.</summary>
+    public long InFlightBytes { get; set; } = 3 * 1024 * 1024;
+
+    /// <summary>How often Capture reads the applied position back from the target and confirms the slot.</summary>
+    public TimeSpan AckInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How often a quiet source gets a heartbeat so its slot keeps advancing.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Standby status interval on the replication connection (must stay well below wal_sender_timeout).</summary>
+    public TimeSpan StatusInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Delay before an unreachable source is retried (doubles up to <see cref="MaxRetryDelay"/>).</summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Rows per snapshot chunk.</summary>
+    public int SnapshotChunkRows { get; set; } = 5000;
+}
+
+public sealed class TransformOptions
+{
+    /// <summary>Consumer group name; default <c>&lt;prefix&gt;-transform</c>.</summary>
+    public string? Group { get; set; }
+}
+
+public sealed class SinkOptions
+{
+    /// <summary>Consumer group name; default <c>&lt;prefix&gt;-sink</c>.</summary>
+    public string? Group { get; set; }
+
+    /// <summary>Rows buffered per source before they are written into the open target transaction.</summary>
+    public int MaxBatchRows { get; set; } = 10000;
+
+    /// <summary>How long whole transactions may wait to share a target transaction when traffic is light.</summary>
+    public TimeSpan MaxBatchDelay { get; set; } = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>Delay before a failed target write is retried (doubles up to <see cref="MaxRetryDelay"/>).</summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(15);
+}
+
+public sealed class HttpOptions
+{
+    /// <summary>Where /metrics, /healthz and the dashboard listen; empty to disable.</summary>
+    public string Urls { get; set; } = "http://127.0.0.1:9464";
+}

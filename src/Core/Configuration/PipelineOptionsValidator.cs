@@ -1,0 +1,269 @@
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Peeq.Cdc.Contracts;
+
+namespace Peeq.Cdc.Configuration;
+
+/// <summary>
+/// Checks a configuration for everything that can be known without connecting anywhere, and says
+/// exactly what is wrong and where (file:line, key).
+/// </summary>
+public sealed partial class PipelineOptionsValidator(ConfigFile? file = null) : IValidateOptions<PipelineOptions>
+{
+    public ValidateOptionsResult Validate(string? name, PipelineOptions options)
+    {
+        var errors = Check(options);
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    public List<string> Check(PipelineOptions o)
+    {
+        var errors = new List<string>();
+        void Error(string key, string message) =>
+            errors.Add($"{(file is null ? "config" : file.Where(key))}: {ConfigFile.Display(key)}: {message}");
+
+        if (string.IsNullOrWhiteSpace(o.Kafka.BootstrapServers))
+        {
+            Error("kafka:bootstrapServers", "required: a broker list (host:port,...) or 'embedded'");
+        }
+
+        if (!TopicName().IsMatch(o.Kafka.TopicPrefix))
+        {
+            Error("kafka:topicPrefix", $"'{o.Kafka.TopicPrefix}' cannot start a Kafka topic name (letters, digits, '.', '_', '-')");
+        }
+
+        if (o.Kafka.UnifiedPartitions < 0)
+        {
+            Error("kafka:unifiedPartitions", "must be 0 (one per source) or more");
+        }
+
+        if (o.Targets.Count == 0)
+        {
+            Error("targets", "at least one target database is required");
+        }
+
+        if (o.Sources.Count == 0)
+        {
+            Error("sources", "at least one source database is required");
+        }
+
+        var targetNames = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < o.Targets.Count; i++)
+        {
+            var t = o.Targets[i];
+            var k = $"targets:{i}";
+            if (!ObjectName().IsMatch(t.Name))
+            {
+                Error($"{k}:name", $"'{t.Name}' is not a valid name (letters, digits, '-' and '_', starting with a letter)");
+            }
+            else if (!targetNames.Add(t.Name))
+            {
+                Error($"{k}:name", $"target '{t.Name}' is configured twice");
+            }
+
+            CheckConnectionString($"{k}:connectionString", t.ConnectionString, Error);
+            if (!t.IsIdentity)
+            {
+                var mappingPath = file is null ? t.Mapping : Path.Combine(file.Directory, t.Mapping);
+                if (!File.Exists(mappingPath))
+                {
+                    Error($"{k}:mapping", $"mapping file '{t.Mapping}' does not exist (looked at {Path.GetFullPath(mappingPath)}); use 'identity' to map every table to the same-named table");
+                }
+            }
+        }
+
+        var sourceNames = new HashSet<string>(StringComparer.Ordinal);
+        var slots = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < o.Sources.Count; i++)
+        {
+            var s = o.Sources[i];
+            var k = $"sources:{i}";
+            if (!ObjectName().IsMatch(s.Name))
+            {
+                Error($"{k}:name", $"'{s.Name}' is not a valid name (letters, digits, '-' and '_', starting with a letter)");
+            }
+            else if (!sourceNames.Add(s.Name))
+            {
+                Error($"{k}:name", $"source '{s.Name}' is configured twice");
+            }
+
+            CheckConnectionString($"{k}:connectionString", s.ConnectionString, Error);
+            if (string.IsNullOrEmpty(s.Target))
+            {
+                Error($"{k}:target", "required: the name of the target this source is consolidated into");
+            }
+            else if (!targetNames.Contains(s.Target))
+            {
+                var hint = ConfigFile.Closest(s.Target, targetNames);
+                Error($"{k}:target", $"'{s.Target}' is not a configured target" + (hint is null ? "" : $" (did you mean '{hint}'?)")
+                    + $"; targets: {string.Join(", ", targetNames)}");
+            }
+
+            if (!SlotName().IsMatch(s.SlotName))
+            {
+                Error($"{k}:slot", $"'{s.SlotName}' is not a valid replication slot name (lower-case letters, digits and '_', at most 63)");
+            }
+            else if (!slots.Add(s.SlotName))
+            {
+                Error($"{k}:slot", $"slot '{s.SlotName}' is used by two sources");
+            }
+
+            if (s.Tables.Count == 0)
+            {
+                Error($"{k}:tables", "at least one table is required");
+            }
+
+            var tables = new HashSet<TableId>();
+            for (var j = 0; j < s.Tables.Count; j++)
+            {
+                if (!TableId.TryParse(s.Tables[j], "public", out var id, out var error))
+                {
+                    Error($"{k}:tables:{j}", error);
+                }
+                else if (!tables.Add(id))
+                {
+                    Error($"{k}:tables:{j}", $"table {id} is listed twice");
+                }
+            }
+
+            for (var j = 0; j < s.SensitiveColumns.Count; j++)
+            {
+                if (!ColumnRef.TryParse(s.SensitiveColumns[j], out var col, out var error))
+                {
+                    Error($"{k}:sensitiveColumns:{j}", error);
+                }
+                else if (!tables.Contains(col.Table))
+                {
+                    Error($"{k}:sensitiveColumns:{j}", $"table {col.Table} is not among this source's tables");
+                }
+            }
+
+            for (var j = 0; j < s.FinancialTables.Count; j++)
+            {
+                if (!TableId.TryParse(s.FinancialTables[j], "public", out var id, out var error))
+                {
+                    Error($"{k}:financialTables:{j}", error);
+                }
+                else if (!tables.Contains(id))
+                {
+                    Error($"{k}:financialTables:{j}", $"table {id} is not among this source's tables");
+                }
+            }
+        }
+
+        if (o.Capture.InFlightBytes < 64 * 1024)
+        {
+            Error("capture:inFlightBytes", "must be at least 65536");
+        }
+
+        if (o.Capture.StatusInterval <= TimeSpan.Zero || o.Capture.AckInterval <= TimeSpan.Zero || o.Capture.HeartbeatInterval <= TimeSpan.Zero)
+        {
+            Error("capture", "statusInterval, ackInterval and heartbeatInterval must be positive");
+        }
+
+        if (o.Capture.SnapshotChunkRows < 1)
+        {
+            Error("capture:snapshotChunkRows", "must be at least 1");
+        }
+
+        if (o.Sink.MaxBatchRows < 1)
+        {
+            Error("sink:maxBatchRows", "must be at least 1");
+        }
+
+        if (o.Sink.MaxBatchDelay < TimeSpan.Zero)
+        {
+            Error("sink:maxBatchDelay", "cannot be negative");
+        }
+
+        return errors;
+    }
+
+    private static void CheckConnectionString(string key, string value, Action<string, string> error)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            error(key, "required: an Npgsql connection string (Host=...;Database=...;Username=...;Password=${ENV})");
+            return;
+        }
+
+        try
+        {
+            var b = new NpgsqlConnectionStringBuilder(value);
+            if (string.IsNullOrEmpty(b.Host))
+            {
+                error(key, "has no Host");
+            }
+
+            if (string.IsNullOrEmpty(b.Database))
+            {
+                error(key, "has no Database");
+            }
+        }
+        catch (ArgumentException e)
+        {
+            // Npgsql's message names the bad keyword but never echoes the whole string (which may hold a password).
+            error(key, $"is not a valid connection string: {e.Message}");
+        }
+    }
+
+    [GeneratedRegex("^[A-Za-z][A-Za-z0-9_-]{0,47}$")]
+    private static partial Regex ObjectName();
+
+    [GeneratedRegex("^[a-z0-9_]{1,63}$")]
+    private static partial Regex SlotName();
+
+    [GeneratedRegex("^[A-Za-z0-9._-]+$")]
+    private static partial Regex TopicName();
+}
+
+/// <summary>A column of a table, as config names it: <c>table.column</c> or <c>schema.table.column</c>.</summary>
+public readonly record struct ColumnRef(TableId Table, string Column)
+{
+    public static bool TryParse(string text, out ColumnRef column, out string error)
+    {
+        column = default;
+        var dot = LastUnquotedDot(text);
+        if (dot <= 0 || dot == text.Length - 1)
+        {
+            error = $"'{text}' is not a column reference (expected table.column or schema.table.column)";
+            return false;
+        }
+
+        var colText = text[(dot + 1)..];
+        if (colText.StartsWith('"') && colText.EndsWith('"') && colText.Length >= 2)
+        {
+            colText = colText[1..^1].Replace("\"\"", "\"", StringComparison.Ordinal);
+        }
+
+        if (!TableId.TryParse(text[..dot], "public", out var table, out error))
+        {
+            return false;
+        }
+
+        column = new ColumnRef(table, colText);
+        return true;
+    }
+
+    private static int LastUnquotedDot(string s)
+    {
+        var inQuote = false;
+        var last = -1;
+        for (var i = 0; i < s.Length; i++)
+        {
+            if (s[i] == '"')
+            {
+                inQuote = !inQuote;
+            }
+            else if (s[i] == '.' && !inQuote)
+            {
+                last = i;
+            }
+        }
+
+        return last;
+    }
+
+    public override string ToString() => $"{Table}.{Column}";
+}

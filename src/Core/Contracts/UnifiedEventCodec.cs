@@ -1,0 +1,204 @@
+using System.Buffers;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using static Peeq.Cdc.Contracts.RawEventCodec;
+
+namespace Peeq.Cdc.Contracts;
+
+/// <summary>The unified-topic wire format (docs/contracts.md, "Unified events").</summary>
+public static class UnifiedEventCodec
+{
+    private static readonly JsonWriterOptions WriterOptions = new() { SkipValidation = true };
+
+    public static byte[] Write(UnifiedEvent e)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using (var w = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            w.WriteStartObject();
+            switch (e)
+            {
+                case UnifiedBegin b:
+                    w.WriteString("type", "begin");
+                    w.WriteString("source", b.Source);
+                    w.WriteString("commit_lsn", b.CommitLsn.ToString());
+                    w.WriteString("prev_end_lsn", b.PrevEndLsn.ToString());
+                    w.WriteNumber("txid", b.TxId);
+                    w.WriteNumber("ts_ms", b.TsMs);
+                    w.WriteString("kind", KindName(b.Kind));
+                    w.WriteString("session", b.Session);
+                    break;
+                case RowOperation r:
+                    w.WriteString("type", "row");
+                    w.WriteString("source", r.Source);
+                    w.WriteString("commit_lsn", r.CommitLsn.ToString());
+                    w.WriteNumber("seq", r.Seq);
+                    w.WriteNumber("sub", r.Sub);
+                    w.WriteString("op", OpName(r.Op));
+                    w.WriteString("schema", r.Table.Schema);
+                    w.WriteString("table", r.Table.Name);
+                    WriteObject(w, "key", r.Key);
+                    WriteObject(w, "row", r.Row);
+                    if (r.Unchanged.Count > 0)
+                    {
+                        w.WriteStartArray("unchanged");
+                        foreach (var c in r.Unchanged)
+                        {
+                            w.WriteStringValue(c);
+                        }
+
+                        w.WriteEndArray();
+                    }
+
+                    if (r.Rows is not null)
+                    {
+                        w.WriteStartArray("rows");
+                        foreach (var row in r.Rows)
+                        {
+                            row.WriteTo(w);
+                        }
+
+                        w.WriteEndArray();
+                    }
+
+                    w.WriteStartObject("origin");
+                    w.WriteString("schema", r.Origin.Table.Schema);
+                    w.WriteString("table", r.Origin.Table.Name);
+                    w.WritePropertyName("key");
+                    r.Origin.Key.WriteTo(w);
+                    w.WriteEndObject();
+                    w.WriteNumber("ts_ms", r.TsMs);
+                    w.WriteBoolean("snapshot", r.Snapshot);
+                    break;
+                case ParkedChange p:
+                    w.WriteString("type", "park");
+                    w.WriteString("source", p.Source);
+                    w.WriteString("commit_lsn", p.CommitLsn.ToString());
+                    w.WriteNumber("seq", p.Seq);
+                    w.WriteString("source_schema", p.SourceTable.Schema);
+                    w.WriteString("source_table", p.SourceTable.Name);
+                    WriteObject(w, "source_key", p.SourceKey);
+                    if (p.TargetTable is { } tt)
+                    {
+                        w.WriteString("target_schema", tt.Schema);
+                        w.WriteString("target_table", tt.Name);
+                    }
+
+                    w.WriteString("reason", p.Reason);
+                    w.WriteString("payload", p.Payload);
+                    w.WriteNumber("ts_ms", p.TsMs);
+                    break;
+                case UnifiedCommit c:
+                    w.WriteString("type", "commit");
+                    w.WriteString("source", c.Source);
+                    w.WriteString("commit_lsn", c.CommitLsn.ToString());
+                    w.WriteString("end_lsn", c.EndLsn.ToString());
+                    w.WriteNumber("txid", c.TxId);
+                    w.WriteNumber("ts_ms", c.TsMs);
+                    w.WriteNumber("operations", c.Operations);
+                    break;
+                default:
+                    throw new ArgumentException($"unknown unified event {e.GetType().Name}", nameof(e));
+            }
+
+            w.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static void WriteObject(Utf8JsonWriter w, string name, JsonObject? o)
+    {
+        w.WritePropertyName(name);
+        if (o is null)
+        {
+            w.WriteNullValue();
+        }
+        else
+        {
+            o.WriteTo(w);
+        }
+    }
+
+    /// <summary>Reads a unified-topic value; <see cref="FormatException"/> for anything malformed.</summary>
+    public static UnifiedEvent Read(ReadOnlySpan<byte> value)
+    {
+        JsonObject o;
+        try
+        {
+            o = JsonNode.Parse(value) as JsonObject ?? throw new FormatException("event value is not a JSON object");
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException($"event value is not valid JSON: {e.Message}", e);
+        }
+
+        var type = Str(o, "type");
+        var source = Str(o, "source");
+        var commit = Lsn.Parse(Str(o, "commit_lsn"));
+        switch (type)
+        {
+            case "begin":
+                return new UnifiedBegin(source, commit, Lsn.Parse(Str(o, "prev_end_lsn")),
+                    Long(o, "txid"), Long(o, "ts_ms"), ParseKind(Str(o, "kind")), Str(o, "session"));
+            case "commit":
+                return new UnifiedCommit(source, commit, Lsn.Parse(Str(o, "end_lsn")), Long(o, "txid"), Long(o, "ts_ms"), Long(o, "operations"));
+            case "row":
+                var origin = o["origin"] as JsonObject ?? throw new FormatException("row operation has no origin");
+                IReadOnlyList<JsonObject>? rows = null;
+                if (o["rows"] is JsonArray arr)
+                {
+                    var list = new List<JsonObject>(arr.Count);
+                    while (arr.Count > 0)
+                    {
+                        var item = arr[0] as JsonObject ?? throw new FormatException("rows must hold objects");
+                        arr.RemoveAt(0);
+                        list.Add(item);
+                    }
+
+                    rows = list;
+                }
+
+                return new RowOperation(
+                    source,
+                    commit,
+                    Long(o, "seq"),
+                    (int)Long(o, "sub"),
+                    ParseOpName(Str(o, "op")),
+                    new TableId(Str(o, "schema"), Str(o, "table")),
+                    Detach(o, "key"),
+                    Detach(o, "row"),
+                    o["unchanged"] is JsonArray u ? u.Select(x => x!.GetValue<string>()).ToArray() : [],
+                    new RowOrigin(new TableId(Str(origin, "schema"), Str(origin, "table")), Detach(origin, "key") ?? []),
+                    Long(o, "ts_ms"),
+                    o["snapshot"] is JsonValue s && s.GetValueKind() == JsonValueKind.True,
+                    rows);
+            case "park":
+                TableId? target = o["target_table"] is not null ? new TableId(Str(o, "target_schema"), Str(o, "target_table")) : null;
+                return new ParkedChange(source, commit, Long(o, "seq"), new TableId(Str(o, "source_schema"), Str(o, "source_table")),
+                    Detach(o, "source_key"), target, Str(o, "reason"), Str(o, "payload"), Long(o, "ts_ms"));
+            default:
+                throw new FormatException($"unknown unified event type '{type}'");
+        }
+    }
+
+    public static string OpName(RowOpKind op) => op switch
+    {
+        RowOpKind.Upsert => "upsert",
+        RowOpKind.Delete => "delete",
+        RowOpKind.Replace => "replace",
+        RowOpKind.Truncate => "truncate",
+        RowOpKind.Insert => "insert",
+        _ => throw new ArgumentOutOfRangeException(nameof(op)),
+    };
+
+    public static RowOpKind ParseOpName(string s) => s switch
+    {
+        "upsert" => RowOpKind.Upsert,
+        "delete" => RowOpKind.Delete,
+        "replace" => RowOpKind.Replace,
+        "truncate" => RowOpKind.Truncate,
+        "insert" => RowOpKind.Insert,
+        _ => throw new FormatException($"unknown row operation '{s}'"),
+    };
+}

@@ -1,0 +1,84 @@
+using System.Text.Json.Nodes;
+
+namespace Peeq.Cdc.Contracts;
+
+/// <summary>What the Sink does with a target row operation (docs/contracts.md, "Unified events").</summary>
+public enum RowOpKind
+{
+    /// <summary>Insert the row or update it; columns named in Unchanged keep their stored values.</summary>
+    Upsert,
+    /// <summary>Delete the row with Key, or, without a key, every row of the table that Origin owns.</summary>
+    Delete,
+    /// <summary>Make the rows of the table that Origin owns exactly Rows (exploded arrays, join tables).</summary>
+    Replace,
+    /// <summary>Delete every row of the table owned by the origin's source table (a source TRUNCATE).</summary>
+    Truncate,
+    /// <summary>Append a row to a table without a key; applied once by source position.</summary>
+    Insert,
+}
+
+/// <summary>The source row a target row comes from: its table and primary key (empty for a keyless table).</summary>
+public sealed record RowOrigin(TableId Table, JsonObject Key);
+
+/// <summary>An event on a unified topic (one topic per target database; all of one source's events in one partition).</summary>
+public abstract record UnifiedEvent(string Source, Lsn CommitLsn);
+
+/// <summary>Opens a source transaction for the Sink; carries the chain links of <see cref="TxBegin"/>.</summary>
+public sealed record UnifiedBegin(
+    string Source,
+    Lsn CommitLsn,
+    Lsn PrevEndLsn,
+    long TxId,
+    long TsMs,
+    TransactionKind Kind,
+    string Session) : UnifiedEvent(Source, CommitLsn)
+{
+    public static UnifiedBegin From(TxBegin b) => new(b.Source, b.CommitLsn, b.PrevEndLsn, b.TxId, b.TsMs, b.Kind, b.Session);
+}
+
+/// <summary>
+/// One operation on one target table, produced from the raw change at (<see cref="UnifiedEvent.CommitLsn"/>, <see cref="Seq"/>);
+/// <see cref="Sub"/> numbers the operations one raw change produced. <see cref="Key"/> holds the target
+/// primary key columns; <see cref="Row"/> every mapped column (keys included).
+/// </summary>
+public sealed record RowOperation(
+    string Source,
+    Lsn CommitLsn,
+    long Seq,
+    int Sub,
+    RowOpKind Op,
+    TableId Table,
+    JsonObject? Key,
+    JsonObject? Row,
+    IReadOnlyList<string> Unchanged,
+    RowOrigin Origin,
+    long TsMs,
+    bool Snapshot,
+    IReadOnlyList<JsonObject>? Rows = null) : UnifiedEvent(Source, CommitLsn)
+{
+    public SourcePosition Position => new(CommitLsn, Seq);
+}
+
+/// <summary>
+/// A raw change the Transform could not map (bad data, lossy cast, a mapping error): the Sink records
+/// it in the parked-row table, in the same target transaction as the rest of its source transaction.
+/// </summary>
+public sealed record ParkedChange(
+    string Source,
+    Lsn CommitLsn,
+    long Seq,
+    TableId SourceTable,
+    JsonObject? SourceKey,
+    TableId? TargetTable,
+    string Reason,
+    string Payload,
+    long TsMs) : UnifiedEvent(Source, CommitLsn);
+
+/// <summary>Closes a source transaction: <see cref="Operations"/> is how many RowOperation/ParkedChange events precede it.</summary>
+public sealed record UnifiedCommit(
+    string Source,
+    Lsn CommitLsn,
+    Lsn EndLsn,
+    long TxId,
+    long TsMs,
+    long Operations) : UnifiedEvent(Source, CommitLsn);

@@ -1,0 +1,50 @@
+using Dapper;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Peeq.Cdc.Configuration;
+using Peeq.Cdc.Contracts;
+using Peeq.Cdc.Postgres;
+
+namespace Peeq.Cdc.Sink.Apply;
+
+/// <summary>
+/// For targets with the identity mapping: creates each captured table that the target lacks, with the
+/// source's columns, types and key, so any table can be replicated with no code.
+/// </summary>
+public static class IdentityTables
+{
+    public static async Task EnsureAsync(PipelineOptions options, TargetOptions target, NpgsqlConnection targetConn, ILogger logger, CancellationToken ct)
+    {
+        foreach (var source in options.Sources.Where(s => s.Target == target.Name))
+        {
+            var wanted = source.Tables.Select(t => TableId.Parse(t)).ToList();
+            var existing = await Catalog.LoadTablesAsync(targetConn, wanted, ct);
+            var missing = wanted.Where(t => !existing.ContainsKey(t)).ToList();
+            if (missing.Count == 0)
+            {
+                continue;
+            }
+
+            await using var sourceConn = await PgConnections.OpenAsync(source.ConnectionString, $"source '{source.Name}' (reading table definitions for target '{target.Name}')", ct);
+            var definitions = await Catalog.LoadTablesAsync(sourceConn, missing, ct);
+            foreach (var id in missing)
+            {
+                if (!definitions.TryGetValue(id, out var def))
+                {
+                    continue; // Capture reports the missing source table precisely.
+                }
+
+                var columns = def.Columns.Select(c => $"{Sql.QuoteIdent(c.Name)} {c.TypeSql}{(c.NotNull ? " NOT NULL" : "")}").ToList();
+                if (def.KeyColumns.Count > 0)
+                {
+                    columns.Add($"PRIMARY KEY ({string.Join(", ", def.KeyColumns.Select(Sql.QuoteIdent))})");
+                }
+
+                await targetConn.ExecuteAsync(new CommandDefinition(
+                    $"CREATE SCHEMA IF NOT EXISTS {Sql.QuoteIdent(id.Schema)}; CREATE TABLE IF NOT EXISTS {id.Quoted} ({string.Join(", ", columns)})",
+                    cancellationToken: ct));
+                logger.LogInformation("Target {Target}: created {Table} from source {Source} (identity mapping)", target.Name, id, source.Name);
+            }
+        }
+    }
+}

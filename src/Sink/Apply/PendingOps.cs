@@ -1,0 +1,107 @@
+using System.Text.Json.Nodes;
+using Peeq.Cdc.Contracts;
+
+namespace Peeq.Cdc.Sink.Apply;
+
+/// <summary>The net effect on one target row of the operations in a batch, folded in source order.</summary>
+public sealed class PendingRow(JsonObject key)
+{
+    public JsonObject Key { get; } = key;
+
+    /// <summary>The row's columns (null when deleted).</summary>
+    public JsonObject? Row { get; set; }
+
+    /// <summary>Columns whose stored value must be kept (unchanged TOAST, omitted sensitive values).</summary>
+    public HashSet<string> Unchanged { get; } = new(StringComparer.Ordinal);
+
+    public bool Deleted { get; set; }
+
+    public Lsn Lsn { get; set; }
+
+    public long Seq { get; set; }
+
+    public int Sub { get; set; }
+
+    public RowOrigin Origin { get; set; } = null!;
+
+    /// <summary>The operation as received (for a parked row's payload).</summary>
+    public RowOperation Last { get; set; } = null!;
+
+    public void Apply(RowOperation op)
+    {
+        Lsn = op.CommitLsn;
+        Seq = op.Seq;
+        Sub = op.Sub;
+        Origin = op.Origin;
+        Last = op;
+        if (op.Op == RowOpKind.Delete)
+        {
+            Deleted = true;
+            Row = null;
+            Unchanged.Clear();
+            return;
+        }
+
+        var incoming = op.Row ?? [];
+        if (Deleted || Row is null)
+        {
+            Deleted = false;
+            Row = (JsonObject)incoming.DeepClone();
+            Unchanged.Clear();
+            Unchanged.UnionWith(op.Unchanged);
+            return;
+        }
+
+        // A later change in the same batch: its columns win; a column it leaves unchanged keeps the
+        // value an earlier change in the batch set, or stays "unchanged" when none did.
+        foreach (var (name, value) in incoming)
+        {
+            Row[name] = value?.DeepClone();
+            Unchanged.Remove(name);
+        }
+
+        foreach (var u in op.Unchanged)
+        {
+            if (!Row.ContainsKey(u))
+            {
+                Unchanged.Add(u);
+            }
+        }
+    }
+}
+
+/// <summary>The operations of a batch for one target table, folded per key; keyless inserts kept in order.</summary>
+public sealed class TableBatch(TableId table)
+{
+    private readonly Dictionary<string, PendingRow> _rows = new(StringComparer.Ordinal);
+    private readonly List<PendingRow> _order = [];
+    private readonly List<RowOperation> _inserts = [];
+
+    public TableId Table { get; } = table;
+
+    public IReadOnlyList<PendingRow> Rows => _order;
+
+    public IReadOnlyList<RowOperation> Inserts => _inserts;
+
+    public int Count => _order.Count + _inserts.Count;
+
+    public void Add(RowOperation op)
+    {
+        if (op.Op == RowOpKind.Insert)
+        {
+            _inserts.Add(op);
+            return;
+        }
+
+        var key = op.Key ?? throw new InvalidOperationException($"{op.Op} on {op.Table} without a key");
+        var text = key.ToJsonString();
+        if (!_rows.TryGetValue(text, out var pending))
+        {
+            pending = new PendingRow(key);
+            _rows[text] = pending;
+            _order.Add(pending);
+        }
+
+        pending.Apply(op);
+    }
+}

@@ -1,0 +1,90 @@
+using System.Text.Json.Nodes;
+using Peeq.Cdc.Contracts;
+
+namespace Peeq.Cdc.Transform.Mapping;
+
+/// <summary>
+/// Every captured table to the table of the same schema and name in the target, column for column,
+/// keyed by the source key. Tables without a key are append-only: inserts replicate once; an update or
+/// delete on them cannot be placed and is parked with the reason, never guessed.
+/// </summary>
+public sealed class IdentityMapping(string target, IReadOnlySet<string> sources) : ITargetMapping
+{
+    public string Target => target;
+
+    public bool Handles(string source, TableId table) => sources.Contains(source);
+
+    public void Map(RawChange change, MappingOutput output)
+    {
+        var table = change.Table;
+        var keyed = change.Key is { Count: > 0 };
+        switch (change.Op)
+        {
+            case ChangeOp.Create or ChangeOp.Read:
+                var after = change.After ?? throw new MappingException("insert without a row image");
+                if (keyed)
+                {
+                    output.Add(change, RowOpKind.Upsert, table, KeyOf(change.Key!, after), after, change.Unchanged);
+                }
+                else
+                {
+                    output.Add(change, RowOpKind.Insert, table, null, after);
+                }
+
+                break;
+            case ChangeOp.Update:
+                if (!keyed)
+                {
+                    throw new MappingException(
+                        $"update on append-only table {table} (no primary key): it cannot be placed in the target without guessing; "
+                        + $"give the source table a primary key, or ALTER TABLE {table.Quoted} REPLICA IDENTITY FULL and map it explicitly");
+                }
+
+                var newRow = change.After ?? throw new MappingException("update without a new row image");
+                var newKey = KeyOf(change.Key!, newRow);
+                if (change.Before is { } before && !SameKey(newKey, before))
+                {
+                    // The key itself changed: the old row goes, the new one comes.
+                    output.Add(change, RowOpKind.Delete, table, KeyOf(change.Key!, before), null);
+                }
+
+                output.Add(change, RowOpKind.Upsert, table, newKey, newRow, change.Unchanged);
+                break;
+            case ChangeOp.Delete:
+                if (!keyed)
+                {
+                    throw new MappingException($"delete on append-only table {table} (no primary key): it cannot be placed in the target without guessing");
+                }
+
+                output.Add(change, RowOpKind.Delete, table, KeyOf(change.Key!, change.Before ?? change.Key!), null);
+                break;
+            case ChangeOp.Truncate:
+                output.Add(change, RowOpKind.Truncate, table, null, null);
+                break;
+        }
+    }
+
+    private static JsonObject KeyOf(JsonObject keyShape, JsonObject row)
+    {
+        var key = new JsonObject();
+        foreach (var (name, value) in keyShape)
+        {
+            key[name] = row.TryGetPropertyValue(name, out var v) ? v?.DeepClone() : value?.DeepClone();
+        }
+
+        return key;
+    }
+
+    private static bool SameKey(JsonObject key, JsonObject before)
+    {
+        foreach (var (name, value) in key)
+        {
+            if (!before.TryGetPropertyValue(name, out var old) || !JsonNode.DeepEquals(old, value))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,322 @@
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.Json.Nodes;
+using Confluent.Kafka;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Peeq.Cdc.Configuration;
+using Peeq.Cdc.Contracts;
+using Peeq.Cdc.Kafka;
+using Peeq.Cdc.Transform.Mapping;
+
+namespace Peeq.Cdc.Transform.Stream;
+
+/// <summary>
+/// Consumes the raw topics of the configured sources and produces their target row operations to the
+/// unified topics, transaction by transaction: a raw transaction that arrives incomplete is not passed
+/// on (its commit marker is withheld, so the Sink never applies it and asks for a replay). Raw offsets
+/// are committed only once a transaction's commit marker has been delivered: after a crash the
+/// Transform resumes at a transaction boundary.
+/// </summary>
+public sealed class TransformService(
+    PipelineConfig config,
+    KafkaEndpoint kafka,
+    IReadOnlyDictionary<string, ITargetMapping> mappings,
+    ILoggerFactory loggers,
+    IReadOnlyCollection<string>? only = null) : BackgroundService
+{
+    private readonly ILogger _logger = loggers.CreateLogger("Peeq.Cdc.Transform");
+    private readonly ConcurrentQueue<TopicPartitionOffset> _delivered = new();
+    private readonly ConcurrentDictionary<TopicPartition, bool> _failed = new();
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.Factory.StartNew(() => Run(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+
+    private async Task Run(CancellationToken ct)
+    {
+        var o = config.Options;
+        var sources = o.Sources.Where(s => only is null || only.Contains(s.Name)).ToList();
+        var rawTopics = sources.ToDictionary(s => Topics.Raw(o.Kafka.TopicPrefix, s.Name), s => s.Name);
+        foreach (var topic in rawTopics.Keys)
+        {
+            await kafka.Admin.EnsureTopicAsync(topic, 1, ct);
+        }
+
+        foreach (var target in sources.Select(s => s.Target).Distinct())
+        {
+            await kafka.Admin.EnsureTopicAsync(Topics.Unified(o.Kafka.TopicPrefix, target), Topics.UnifiedPartitionCount(o, target), ct);
+        }
+
+        var dlq = $"{o.Kafka.TopicPrefix}.dlq.transform";
+        await kafka.Admin.EnsureTopicAsync(dlq, 1, ct);
+
+        var group = o.Transform.Group ?? $"{o.Kafka.TopicPrefix}-transform";
+        var states = new Dictionary<TopicPartition, PartitionState>();
+        using var producer = new ProducerBuilder<byte[], byte[]>(kafka.ProducerConfig("peeq-cdc-transform")).Build();
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(kafka.ConsumerConfig(group, "peeq-cdc-transform"))
+            .SetPartitionsRevokedHandler((_, revoked) =>
+            {
+                foreach (var p in revoked)
+                {
+                    states.Remove(p.TopicPartition);
+                }
+            })
+            .SetPartitionsAssignedHandler((_, assigned) => _logger.LogInformation("Transform: assigned {Partitions}", string.Join(", ", assigned)))
+            .SetErrorHandler((_, e) => _logger.LogWarning("Kafka: {Reason}", e.Reason))
+            .Build();
+        consumer.Subscribe(rawTopics.Keys);
+        _logger.LogInformation("Transform: consuming {Topics} as group {Group}", string.Join(", ", rawTopics.Keys), group);
+        var output = new MappingOutput();
+        var nextCommit = DateTime.UtcNow;
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                var result = consumer.Consume(TimeSpan.FromMilliseconds(100));
+                if (result is not null && !result.IsPartitionEOF)
+                {
+                    if (!states.TryGetValue(result.TopicPartition, out var state))
+                    {
+                        var name = rawTopics[result.Topic];
+                        var route = Topics.UnifiedRoute(o, name);
+                        state = new PartitionState(name, new TopicPartition(route.Topic, route.Partition), mappings[o.Source(name).Target]);
+                        states[result.TopicPartition] = state;
+                    }
+
+                    Handle(producer, state, result, output, dlq);
+                }
+
+                if (DateTime.UtcNow >= nextCommit)
+                {
+                    nextCommit = DateTime.UtcNow.AddMilliseconds(200);
+                    CommitDelivered(consumer);
+                    Recover(consumer, states);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        catch (ConsumeException e) when (e.Error.IsFatal)
+        {
+            _logger.LogCritical("Transform: fatal Kafka error: {Reason}", e.Error.Reason);
+            throw;
+        }
+        finally
+        {
+            producer.Flush(TimeSpan.FromSeconds(10));
+            CommitDelivered(consumer);
+            consumer.Close();
+        }
+    }
+
+    private void Handle(IProducer<byte[], byte[]> producer, PartitionState state, ConsumeResult<byte[], byte[]> result, MappingOutput output, string dlq)
+    {
+        RawEvent raw;
+        try
+        {
+            raw = RawEventCodec.Read(result.Message.Value, ParseKey(result.Message.Key));
+        }
+        catch (FormatException e)
+        {
+            // Not one of ours: keep the bytes for inspection, and withhold the transaction it sat in.
+            TransformMetrics.DeadLettered.WithLabels(result.Topic).Inc();
+            _logger.LogError("Transform: unreadable message at {Topic}/{Partition}@{Offset}: {Error}; copied to {Dlq}",
+                result.Topic, result.Partition.Value, result.Offset.Value, e.Message, dlq);
+            producer.Produce(dlq, new Message<byte[], byte[]>
+            {
+                Key = result.Message.Key,
+                Value = result.Message.Value,
+                Headers = new Headers
+                {
+                    { "peeq-error", Encoding.UTF8.GetBytes(e.Message) },
+                    { "peeq-origin", Encoding.UTF8.GetBytes($"{result.Topic}/{result.Partition.Value}@{result.Offset.Value}") },
+                },
+            });
+            state.Broken = true;
+            return;
+        }
+
+        switch (raw)
+        {
+            case TxBegin b:
+                if (state.Open is not null)
+                {
+                    _logger.LogInformation("Source {Source}: transaction {Lsn} ended without its END marker (capture restarted); it is not passed on", state.Source, state.Open.CommitLsn);
+                    TransformMetrics.Incomplete.WithLabels(state.Source).Inc();
+                }
+
+                state.Open = b;
+                state.Broken = false;
+                state.RawEvents = 0;
+                state.Operations = 0;
+                Produce(producer, state, UnifiedBegin.From(b));
+                break;
+            case RawChange c:
+                if (state.Open is null || c.Position.CommitLsn != state.Open.CommitLsn)
+                {
+                    // A change outside its transaction: the BEGIN was lost; this transaction cannot be completed.
+                    state.Broken = true;
+                    return;
+                }
+
+                state.RawEvents++;
+                TransformMetrics.EventsIn.WithLabels(state.Source).Inc();
+                output.Clear();
+                string? failure = null;
+                try
+                {
+                    state.Mapping.Map(c, output);
+                }
+                catch (MappingException e)
+                {
+                    failure = e.Message;
+                }
+                catch (Exception e)
+                {
+                    failure = $"mapping failed unexpectedly ({e.GetType().Name}): {e.Message}";
+                    _logger.LogError(e, "Source {Source}: mapping {Table} failed", state.Source, c.Table);
+                }
+
+                if (failure is not null)
+                {
+                    TransformMetrics.Parked.WithLabels(state.Source, c.Table.ToString()).Inc();
+                    Produce(producer, state, new ParkedChange(state.Source, c.Position.CommitLsn, c.Position.Seq, c.Table, c.Key, null, failure,
+                        Encoding.UTF8.GetString(result.Message.Value), c.TsMs));
+                    state.Operations++;
+                    break;
+                }
+
+                foreach (var op in output.Operations)
+                {
+                    Produce(producer, state, op);
+                    state.Operations++;
+                }
+
+                TransformMetrics.OperationsOut.WithLabels(state.Source, state.Mapping.Target).Inc(output.Operations.Count);
+                break;
+            case TxEnd e:
+                if (state.Open is null || e.CommitLsn != state.Open.CommitLsn || state.Broken || e.EventCount != state.RawEvents)
+                {
+                    TransformMetrics.Incomplete.WithLabels(state.Source).Inc();
+                    _logger.LogWarning("Source {Source}: transaction {Lsn} arrived incomplete ({Got} of {Expected} events); withheld, the Sink will replay it from the slot",
+                        state.Source, e.CommitLsn, state.RawEvents, e.EventCount);
+                    state.Open = null;
+                    break;
+                }
+
+                var offset = new TopicPartitionOffset(result.TopicPartition, result.Offset + 1);
+                Produce(producer, state, new UnifiedCommit(state.Source, e.CommitLsn, e.EndLsn, e.TxId, e.TsMs, state.Operations), offset);
+                TransformMetrics.Transactions.WithLabels(state.Source).Inc();
+                state.Open = null;
+                break;
+        }
+    }
+
+    private void Produce(IProducer<byte[], byte[]> producer, PartitionState state, UnifiedEvent e, TopicPartitionOffset? commitAfter = null)
+    {
+        var message = new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(state.Source), Value = UnifiedEventCodec.Write(e) };
+        while (true)
+        {
+            try
+            {
+                producer.Produce(state.Route, message, report =>
+                {
+                    if (report.Error.IsError)
+                    {
+                        _logger.LogWarning("Source {Source}: delivery to {Topic} failed: {Reason}", state.Source, report.Topic, report.Error.Reason);
+                        if (commitAfter is { } c)
+                        {
+                            _failed[c.TopicPartition] = true;
+                        }
+                    }
+                    else if (commitAfter is { } c)
+                    {
+                        _delivered.Enqueue(c);
+                    }
+                });
+                return;
+            }
+            catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
+            {
+                producer.Poll(TimeSpan.FromMilliseconds(20));
+            }
+        }
+    }
+
+    private void CommitDelivered(IConsumer<byte[], byte[]> consumer)
+    {
+        var latest = new Dictionary<TopicPartition, TopicPartitionOffset>();
+        while (_delivered.TryDequeue(out var o))
+        {
+            latest[o.TopicPartition] = o;
+        }
+
+        if (latest.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            consumer.Commit(latest.Values.Where(o => !_failed.ContainsKey(o.TopicPartition)));
+        }
+        catch (KafkaException e)
+        {
+            _logger.LogDebug("Transform: offset commit failed ({Reason}); it is retried with the next one", e.Error.Reason);
+        }
+    }
+
+    /// <summary>A partition whose output failed to deliver is re-read from its last committed offset.</summary>
+    private void Recover(IConsumer<byte[], byte[]> consumer, Dictionary<TopicPartition, PartitionState> states)
+    {
+        foreach (var tp in _failed.Keys.ToList())
+        {
+            _failed.TryRemove(tp, out _);
+            if (!consumer.Assignment.Contains(tp))
+            {
+                continue;
+            }
+
+            var committed = consumer.Committed([tp], TimeSpan.FromSeconds(5)).FirstOrDefault();
+            var offset = committed is { Offset.IsSpecial: false } ? committed.Offset : Offset.Beginning;
+            _logger.LogWarning("Transform: re-reading {Partition} from {Offset} after a delivery failure", tp, offset);
+            consumer.Seek(new TopicPartitionOffset(tp, offset));
+            states.Remove(tp);
+        }
+    }
+
+    private static JsonObject? ParseKey(byte[]? key)
+    {
+        if (key is null || key.Length == 0 || key[0] != (byte)'{')
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonNode.Parse(key) as JsonObject;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+
+    private sealed class PartitionState(string source, TopicPartition route, ITargetMapping mapping)
+    {
+        public string Source { get; } = source;
+
+        public TopicPartition Route { get; } = route;
+
+        public ITargetMapping Mapping { get; } = mapping;
+
+        public TxBegin? Open { get; set; }
+
+        public bool Broken { get; set; }
+
+        public long RawEvents { get; set; }
+
+        public long Operations { get; set; }
+    }
+}

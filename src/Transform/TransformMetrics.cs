@@ -1,0 +1,28 @@
+using Prometheus;
+
+namespace Peeq.Cdc.Transform;
+
+/// <summary>Transform's metrics (docs/metrics.md).</summary>
+public static class TransformMetrics
+{
+    public static readonly Counter EventsIn = Metrics.CreateCounter(
+        "peeq_cdc_transform_events_total", "Raw change events consumed.", "source");
+
+    public static readonly Counter OperationsOut = Metrics.CreateCounter(
+        "peeq_cdc_transform_operations_total", "Target row operations produced.", "source", "target");
+
+    public static readonly Counter Transactions = Metrics.CreateCounter(
+        "peeq_cdc_transform_transactions_total", "Source transactions passed on whole.", "source");
+
+    public static readonly Counter Parked = Metrics.CreateCounter(
+        "peeq_cdc_transform_parked_total", "Changes that could not be mapped and were parked with their reason.", "source", "table");
+
+    public static readonly Counter Incomplete = Metrics.CreateCounter(
+        "peeq_cdc_transform_incomplete_transactions_total", "Raw transactions that arrived without all their events (not passed on; the Sink replays them from the slot).", "source");
+
+    public static readonly Counter DeadLettered = Metrics.CreateCounter(
+        "peeq_cdc_transform_dead_letters_total", "Messages on a raw topic that could not be read at all, copied to the dead-letter topic.", "topic");
+
+    public static readonly Gauge ConsumerLag = Metrics.CreateGauge(
+        "peeq_cdc_transform_consumer_lag_messages", "Messages on the raw topic not yet consumed.", "source");
+}

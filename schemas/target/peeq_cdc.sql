@@ -14,9 +14,17 @@ CREATE TABLE IF NOT EXISTS peeq_cdc.applied_position (
     seq               bigint      NOT NULL,
     txid              bigint,
     source_commit_ts  timestamptz,
-    applied_at        timestamptz NOT NULL DEFAULT now(),
-    replay_requested  bigint      NOT NULL DEFAULT 0,
-    replay_reason     text
+    applied_at        timestamptz NOT NULL DEFAULT now()
+);
+
+-- Per source: the Sink's requests that Capture restart its stream from the slot (a gap was seen).
+-- A table of its own: the apply transactions hold applied_position's row, and a request must never
+-- wait behind them.
+CREATE TABLE IF NOT EXISTS peeq_cdc.replay_requests (
+    source        text PRIMARY KEY,
+    requested     bigint      NOT NULL,
+    reason        text,
+    requested_at  timestamptz NOT NULL DEFAULT now()
 );
 
 -- Per source: how far the Sink has *received* (not applied) a transaction it is still writing.

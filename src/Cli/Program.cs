@@ -13,7 +13,7 @@ public static class Program
         var root = BuildRoot();
         try
         {
-            return await root.Parse(args).InvokeAsync();
+            return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (Exception e) when (Unwrap(e) is ConfigurationException or CaptureSetupException or DatabaseUnavailableException)
         {

@@ -8,8 +8,6 @@ public static class SinkMetrics
     public static readonly Counter RowsApplied = Metrics.CreateCounter(
         "peeq_cdc_sink_rows_applied_total", "Target row operations applied (after version guard), by table and kind.", "target", "table", "op");
 
-    public static readonly Counter RowsSkipped = Metrics.CreateCounter(
-        "peeq_cdc_sink_rows_stale_total", "Operations the version guard or ownership rule did not apply (older than the stored version, or owned by another source).", "target", "table");
 
     public static readonly Counter Transactions = Metrics.CreateCounter(
         "peeq_cdc_sink_transactions_total", "Source transactions applied.", "source", "kind");
@@ -47,14 +45,10 @@ public static class SinkMetrics
     public static readonly Gauge LastAppliedTimestamp = Metrics.CreateGauge(
         "peeq_cdc_sink_last_applied_commit_timestamp_seconds", "Source commit time of the last transaction applied.", "source");
 
-    public static readonly Gauge ParkedRows = Metrics.CreateGauge(
-        "peeq_cdc_sink_parked_rows", "Rows currently parked (status 'parked') in the target, by source.", "target", "source");
 
     public static readonly Counter Parked = Metrics.CreateCounter(
         "peeq_cdc_sink_parked_total", "Rows parked with their reason.", "source", "reason");
 
-    public static readonly Gauge Held = Metrics.CreateGauge(
-        "peeq_cdc_sink_held_transactions", "Source transactions waiting behind a parked financial transaction.", "source");
 
     public static readonly Counter Errors = Metrics.CreateCounter(
         "peeq_cdc_sink_errors_total", "Errors by kind (transient: retried; permanent: parked).", "target", "kind");

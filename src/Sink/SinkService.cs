@@ -82,7 +82,9 @@ public sealed class SinkService(PipelineConfig config, KafkaEndpoint kafka, ILog
         var tables = targets.ToDictionary(t => t.Name, t => new TargetTables(dataSources[t.Name]));
         var appliers = new Dictionary<string, (SourceApplier Applier, Task Task)>();
         var tracker = new OffsetTracker();
-        var stalled = new Dictionary<TopicPartition, (SourceApplier Applier, Delivered Item)>();
+        // Messages of a paused partition, in order: librdkafka may still hand over what it prefetched
+        // before the pause took effect, and none of it may be dropped or reordered.
+        var stalled = new Dictionary<TopicPartition, Queue<(SourceApplier Applier, Delivered Item)>>();
         using var producer = new ProducerBuilder<byte[], byte[]>(kafka.ProducerConfig("peeq-cdc-sink-dlq")).Build();
         using var consumer = new ConsumerBuilder<byte[], byte[]>(kafka.ConsumerConfig(o.Sink.Group ?? $"{o.Kafka.TopicPrefix}-sink", "peeq-cdc-sink"))
             .SetPartitionsRevokedHandler((_, revoked) =>
@@ -104,9 +106,14 @@ public sealed class SinkService(PipelineConfig config, KafkaEndpoint kafka, ILog
         {
             while (!ct.IsCancellationRequested)
             {
-                foreach (var (tp, (applier, item)) in stalled.ToList())
+                foreach (var (tp, backlog) in stalled.ToList())
                 {
-                    if (applier.Queue.TryWrite(item))
+                    while (backlog.TryPeek(out var next) && next.Applier.Queue.TryWrite(next.Item))
+                    {
+                        backlog.Dequeue();
+                    }
+
+                    if (backlog.Count == 0)
                     {
                         stalled.Remove(tp);
                         consumer.Resume([tp]);
@@ -149,10 +156,14 @@ public sealed class SinkService(PipelineConfig config, KafkaEndpoint kafka, ILog
 
                             tracker.Consumed(result.TopicPartition, e.Source, result.Offset.Value);
                             var item = new Delivered(e, result.TopicPartitionOffset);
-                            if (!a.Applier.Queue.TryWrite(item))
+                            if (stalled.TryGetValue(result.TopicPartition, out var backlog))
+                            {
+                                backlog.Enqueue((a.Applier, item));
+                            }
+                            else if (!a.Applier.Queue.TryWrite(item))
                             {
                                 consumer.Pause([result.TopicPartition]);
-                                stalled[result.TopicPartition] = (a.Applier, item);
+                                stalled[result.TopicPartition] = new Queue<(SourceApplier, Delivered)>([(a.Applier, item)]);
                             }
                         }
                     }

@@ -23,6 +23,4 @@ public static class TransformMetrics
     public static readonly Counter DeadLettered = Metrics.CreateCounter(
         "peeq_cdc_transform_dead_letters_total", "Messages on a raw topic that could not be read at all, copied to the dead-letter topic.", "topic");
 
-    public static readonly Gauge ConsumerLag = Metrics.CreateGauge(
-        "peeq_cdc_transform_consumer_lag_messages", "Messages on the raw topic not yet consumed.", "source");
 }

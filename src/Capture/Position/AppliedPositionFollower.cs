@@ -25,7 +25,8 @@ public sealed class AppliedPositionFollower(NpgsqlDataSource target, string sour
     {
         await using var conn = await target.OpenConnectionAsync(ct);
         var exists = await conn.ExecuteScalarAsync<bool>(new CommandDefinition(
-            "SELECT to_regclass('peeq_cdc.applied_position') IS NOT NULL AND to_regclass('peeq_cdc.flow_position') IS NOT NULL", cancellationToken: ct));
+            "SELECT to_regclass('peeq_cdc.applied_position') IS NOT NULL AND to_regclass('peeq_cdc.flow_position') IS NOT NULL AND to_regclass('peeq_cdc.replay_requests') IS NOT NULL",
+            cancellationToken: ct));
         if (!exists)
         {
             return SinkProgress.None;
@@ -33,11 +34,12 @@ public sealed class AppliedPositionFollower(NpgsqlDataSource target, string sour
 
         var row = await conn.QuerySingleAsync<Row>(new CommandDefinition(
             """
-            SELECT a.commit_lsn::text AS commit_lsn, a.end_lsn::text AS end_lsn, a.replay_requested,
+            SELECT a.commit_lsn::text AS commit_lsn, a.end_lsn::text AS end_lsn, r.requested AS replay_requested,
                    f.commit_lsn::text AS received_lsn, f.seq AS received_seq
             FROM (SELECT @source AS source) s
             LEFT JOIN peeq_cdc.applied_position a ON a.source = s.source
             LEFT JOIN peeq_cdc.flow_position f ON f.source = s.source
+            LEFT JOIN peeq_cdc.replay_requests r ON r.source = s.source
             """, new { source }, cancellationToken: ct));
         return new SinkProgress(
             row.commit_lsn is null ? Lsn.Zero : Lsn.Parse(row.commit_lsn),

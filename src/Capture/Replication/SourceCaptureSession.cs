@@ -66,7 +66,6 @@ public sealed class SourceCaptureSession(SourceCaptureContext ctx)
         try
         {
             var start = await PrepareSlotAsync(repl, relations, progress, sessionCts.Token);
-            _streaming = true;
             await StreamAsync(repl, relations, start, sessionCts.Token);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested && sessionCts.IsCancellationRequested)
@@ -184,6 +183,8 @@ public sealed class SourceCaptureSession(SourceCaptureContext ctx)
         var tx = new TransactionState();
         await foreach (var message in repl.StartReplication(slot, options, ct, new NpgsqlLogSequenceNumber(start.Value)))
         {
+            // Status updates are only valid once the server is streaming to us.
+            _streaming = true;
             switch (message)
             {
                 case BeginMessage b:
@@ -240,12 +241,16 @@ public sealed class SourceCaptureSession(SourceCaptureContext ctx)
                 case LogicalDecodingMessage m when !tx.Open && m.Prefix == HeartbeatPrefix:
                     {
                         // Decoded in WAL order: every transaction that committed before it has been sent.
-                        var at = new Lsn((ulong)m.MessageLsn);
+                        // pgoutput reports a non-transactional message at its record's *end*, which can be
+                        // exactly the commit LSN of the next transaction; one byte earlier is strictly
+                        // between the two commits, so the heartbeat never claims a transaction's position.
+                        var at = new Lsn((ulong)m.MessageLsn - 1);
                         if (at > _prevEnd)
                         {
                             var ts = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
                             ctx.Producer.ProduceBegin(new TxBegin(_name, at, _prevEnd, 0, ts, TransactionKind.Heartbeat, _session));
                             ctx.Producer.ProduceEnd(new TxEnd(_name, at, at, 0, ts, 0, []));
+                            ctx.Logger.LogDebug("Source {Source}: heartbeat at {Lsn} after {Prev}", _name, at, _prevEnd);
                             _prevEnd = at;
                             CaptureMetrics.Transactions.WithLabels(_name, "heartbeat").Inc();
                         }
@@ -320,7 +325,15 @@ public sealed class SourceCaptureSession(SourceCaptureContext ctx)
                 {
                     confirmed = progress.AppliedEnd;
                     repl.SetReplicationStatus(new NpgsqlLogSequenceNumber(confirmed.Value));
-                    await repl.SendStatusUpdate(ct);
+                    try
+                    {
+                        await repl.SendStatusUpdate(ct).WaitAsync(TimeSpan.FromSeconds(5), ct);
+                    }
+                    catch (Exception e) when (e is InvalidOperationException or TimeoutException)
+                    {
+                        // Not streaming (yet, or any more): the status goes with the next periodic update.
+                    }
+
                     CaptureMetrics.ConfirmedLsn.WithLabels(_name).Set(confirmed.Value);
                 }
 

@@ -18,11 +18,24 @@ public sealed partial class ConfigFile
 {
     private readonly Dictionary<string, (int Line, int Column)> _positions = new(StringComparer.OrdinalIgnoreCase);
 
-    private ConfigFile(string path, IReadOnlyDictionary<string, string?> values)
+    private ConfigFile(string path, string displayPath, IReadOnlyDictionary<string, string?> values)
     {
         Path = path;
+        DisplayPath = displayPath;
         Values = values;
     }
+
+    /// <summary>The path as the operator gave it, for messages.</summary>
+    public string DisplayPath { get; }
+
+    private readonly List<string> _errors = [];
+
+    /// <summary>
+    /// Problems found while reading (unknown keys, values of the wrong type, missing environment
+    /// variables). Offending values are left out, so binding and validation can still report
+    /// everything else that is wrong in the same run.
+    /// </summary>
+    public IReadOnlyList<string> Errors => _errors;
 
     /// <summary>Full path of the file.</summary>
     public string Path { get; }
@@ -54,19 +67,13 @@ public sealed partial class ConfigFile
         }
 
         var values = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
-        var file = new ConfigFile(full, values);
+        var file = new ConfigFile(full, path, values);
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
         {
             throw new ConfigurationException($"{path}: the file must hold a YAML mapping (kafka:, sources:, targets:)");
         }
 
-        var errors = new List<string>();
-        file.Walk(root, "", typeof(PipelineOptions), values, errors, environment);
-        if (errors.Count > 0)
-        {
-            throw new ConfigurationException(string.Join(Environment.NewLine, errors));
-        }
-
+        file.Walk(root, "", typeof(PipelineOptions), values, file._errors, environment);
         return file;
     }
 
@@ -84,7 +91,7 @@ public sealed partial class ConfigFile
         }
         catch (InvalidOperationException e)
         {
-            throw new ConfigurationException($"{Path}: {e.Message}", e);
+            throw new ConfigurationException($"{DisplayPath}: {e.Message}", e);
         }
 
         return options;
@@ -94,7 +101,7 @@ public sealed partial class ConfigFile
     public string Where(string key)
     {
         var k = ToConfigKey(key);
-        return _positions.TryGetValue(k, out var p) ? $"{Path}:{p.Line}" : Path;
+        return _positions.TryGetValue(k, out var p) ? $"{DisplayPath}:{p.Line}" : DisplayPath;
     }
 
     /// <summary><c>sources[0].tables[2]</c> from <c>sources:0:tables:2</c>.</summary>
@@ -128,7 +135,7 @@ public sealed partial class ConfigFile
     private void Walk(YamlNode node, string prefix, Type? type, Dictionary<string, string?> values, List<string> errors, Func<string, string?> env)
     {
         _positions[prefix] = ((int)node.Start.Line, (int)node.Start.Column);
-        string At() => $"{System.IO.Path.GetFileName(Path)}:{node.Start.Line}";
+        string At() => $"{DisplayPath}:{node.Start.Line}";
         switch (node)
         {
             case YamlMappingNode map:
@@ -155,7 +162,7 @@ public sealed partial class ConfigFile
                             _positions[key] = ((int)k.Start.Line, (int)k.Start.Column);
                             var known = type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).Select(p => Camel(p.Name)).ToArray();
                             var hint = Closest(name, known);
-                            errors.Add($"{System.IO.Path.GetFileName(Path)}:{k.Start.Line}: {Display(key)}: unknown setting"
+                            errors.Add($"{DisplayPath}:{k.Start.Line}: {Display(key)}: unknown setting"
                                 + (hint is null ? "" : $" (did you mean '{hint}'?)")
                                 + $"; known here: {string.Join(", ", known)}");
                             continue;

@@ -8,7 +8,7 @@ public sealed record PipelineConfig(PipelineOptions Options, ConfigFile? File)
     {
         var file = ConfigFile.Load(path);
         var options = file.Bind();
-        var errors = new PipelineOptionsValidator(file).Check(options);
+        var errors = file.Errors.Concat(new PipelineOptionsValidator(file).Check(options)).ToList();
         if (errors.Count > 0)
         {
             throw new ConfigurationException(string.Join(Environment.NewLine, errors));

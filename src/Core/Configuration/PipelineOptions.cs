@@ -1,3 +1,5 @@
+using YamlDotNet.Serialization;
+
 namespace Peeq.Cdc.Configuration;
 
 /// <summary>
@@ -41,6 +43,7 @@ public sealed class KafkaOptions
     /// <summary>Extra librdkafka properties for every client (security.protocol, sasl.*, ssl.*). Values may use ${ENV}.</summary>
     public Dictionary<string, string> Properties { get; set; } = [];
 
+    [YamlIgnore]
     public bool IsEmbedded => string.Equals(BootstrapServers, "embedded", StringComparison.OrdinalIgnoreCase);
 }
 
@@ -73,8 +76,10 @@ public sealed class SourceOptions
     /// <summary>Create the slot and publication when missing (false: a DBA pre-created them for a least-privilege role).</summary>
     public bool CreateReplicationObjects { get; set; } = true;
 
+    [YamlIgnore]
     public string SlotName => Slot ?? DefaultObjectName();
 
+    [YamlIgnore]
     public string PublicationName => Publication ?? DefaultObjectName();
 
     private string DefaultObjectName() => "peeq_cdc_" + new string(Name.Select(c => char.IsAsciiLetterOrDigit(c) ? char.ToLowerInvariant(c) : '_').ToArray());
@@ -94,16 +99,21 @@ public sealed class TargetOptions
     /// <summary>Create a missing target table from the source table's definition (identity mapping only).</summary>
     public bool CreateTables { get; set; } = true;
 
+    [YamlIgnore]
     public bool IsIdentity => string.Equals(Mapping, "identity", StringComparison.OrdinalIgnoreCase);
 }
 
 public sealed class CaptureOptions
 {
-    /// <summary>Bytes a source may have produced to Kafka beyond what the Sink has applied before Capture pauses reading.</summary>
-    public long InFlightBytes { get; set; } = 3 * 1024 * 1024;
+    /// <summary>
+    /// Raw-event bytes a source may have produced beyond what the Sink has applied or received before
+    /// Capture pauses reading. Unified events run about twice the size of raw ones, so the default keeps
+    /// a source's unconsumed data well inside the embedded broker's ~5 MiB per partition.
+    /// </summary>
+    public long InFlightBytes { get; set; } = 3 * 512 * 1024;
 
     /// <summary>How often Capture reads the applied position back from the target and confirms the slot.</summary>
-    public TimeSpan AckInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+    public TimeSpan AckInterval { get; set; } = TimeSpan.FromMilliseconds(200);
 
     /// <summary>How often a quiet source gets a heartbeat so its slot keeps advancing.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);

@@ -26,7 +26,9 @@ public static class RawEventCodec
     public const string TypeHeader = "peeq-type";
     public const string Version = "peeq-cdc/0.1";
 
-    private static readonly JsonWriterOptions WriterOptions = new() { SkipValidation = true };
+    // Relaxed escaping: events are never embedded in HTML, and escaping '+' or non-ASCII text would only
+    // inflate them (timestamps carry "+00").
+    public static readonly JsonWriterOptions WriterOptions = new() { SkipValidation = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static byte[] WriteBegin(TxBegin b)
     {

@@ -8,7 +8,9 @@ namespace Peeq.Cdc.Contracts;
 /// <summary>The unified-topic wire format (docs/contracts.md, "Unified events").</summary>
 public static class UnifiedEventCodec
 {
-    private static readonly JsonWriterOptions WriterOptions = new() { SkipValidation = true };
+    // Relaxed escaping: events are never embedded in HTML, and escaping '+' or non-ASCII text would only
+    // inflate them (timestamps carry "+00").
+    private static readonly JsonWriterOptions WriterOptions = new() { SkipValidation = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static byte[] Write(UnifiedEvent e)
     {
@@ -69,6 +71,13 @@ public static class UnifiedEventCodec
                     w.WriteEndObject();
                     w.WriteNumber("ts_ms", r.TsMs);
                     w.WriteBoolean("snapshot", r.Snapshot);
+                    if (r.Claim is { } claim && claim != ConflictClaim.Default)
+                    {
+                        w.WriteStartObject("claim");
+                        w.WriteString("mode", claim.Mode == ConflictMode.Priority ? "priority" : "park");
+                        w.WriteNumber("rank", claim.Rank);
+                        w.WriteEndObject();
+                    }
                     break;
                 case ParkedChange p:
                     w.WriteString("type", "park");
@@ -172,7 +181,15 @@ public static class UnifiedEventCodec
                     new RowOrigin(new TableId(Str(origin, "schema"), Str(origin, "table")), Detach(origin, "key") ?? []),
                     Long(o, "ts_ms"),
                     o["snapshot"] is JsonValue s && s.GetValueKind() == JsonValueKind.True,
-                    rows);
+                    rows,
+                    o["claim"] is JsonObject c
+                        ? new ConflictClaim(Str(c, "mode") switch
+                        {
+                            "priority" => ConflictMode.Priority,
+                            "park" => ConflictMode.Park,
+                            var m => throw new FormatException($"unknown conflict mode '{m}'"),
+                        }, (int)Long(c, "rank"))
+                        : null);
             case "park":
                 TableId? target = o["target_table"] is not null ? new TableId(Str(o, "target_schema"), Str(o, "target_table")) : null;
                 return new ParkedChange(source, commit, Long(o, "seq"), new TableId(Str(o, "source_schema"), Str(o, "source_table")),

@@ -17,6 +17,21 @@ public enum RowOpKind
     Insert,
 }
 
+/// <summary>How the Sink settles two sources claiming the same target key (declared per target table in the mapping).</summary>
+public enum ConflictMode
+{
+    /// <summary>No rule: the later claimant's row is parked as a conflict, never applied over the owner's.</summary>
+    Park,
+    /// <summary>The claim with the lower rank owns the row; the other is kept as a shadowed claim, not applied.</summary>
+    Priority,
+}
+
+/// <summary>A source's claim on a target key: the mapping's conflict rule and this source's rank in it.</summary>
+public sealed record ConflictClaim(ConflictMode Mode, int Rank)
+{
+    public static readonly ConflictClaim Default = new(ConflictMode.Park, 0);
+}
+
 /// <summary>The source row a target row comes from: its table and primary key (empty for a keyless table).</summary>
 public sealed record RowOrigin(TableId Table, JsonObject Key);
 
@@ -54,7 +69,8 @@ public sealed record RowOperation(
     RowOrigin Origin,
     long TsMs,
     bool Snapshot,
-    IReadOnlyList<JsonObject>? Rows = null) : UnifiedEvent(Source, CommitLsn)
+    IReadOnlyList<JsonObject>? Rows = null,
+    ConflictClaim? Claim = null) : UnifiedEvent(Source, CommitLsn)
 {
     public SourcePosition Position => new(CommitLsn, Seq);
 }

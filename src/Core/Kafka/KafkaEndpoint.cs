@@ -97,18 +97,50 @@ public sealed class KafkaEndpoint
             : new KafkaEndpoint(options.BootstrapServers, options.Properties);
 }
 
-/// <summary>Creates topics through Kafka's admin API; an existing topic is left as it is.</summary>
+/// <summary>
+/// Creates topics through Kafka's admin API; an existing topic is left as it is. A broker that cannot
+/// create topics (no permission, or the development mock, which does not serve CreateTopics) gets a
+/// clear error naming the topic to create, instead of a hang.
+/// </summary>
 public sealed class KafkaTopicAdmin(KafkaEndpoint endpoint) : ITopicAdmin
 {
     public async Task EnsureTopicAsync(string topic, int partitions, CancellationToken ct)
     {
         using var admin = new AdminClientBuilder(endpoint.AdminConfig()).Build();
+        var existing = await Task.Run(() => Describe(admin, topic), ct);
+        if (existing > 0)
+        {
+            return;
+        }
+
         try
         {
-            await admin.CreateTopicsAsync([new TopicSpecification { Name = topic, NumPartitions = partitions, ReplicationFactor = -1 }]);
+            await admin.CreateTopicsAsync(
+                [new TopicSpecification { Name = topic, NumPartitions = partitions, ReplicationFactor = -1 }],
+                new CreateTopicsOptions { RequestTimeout = TimeSpan.FromSeconds(15), OperationTimeout = TimeSpan.FromSeconds(15) }).WaitAsync(TimeSpan.FromSeconds(20), ct);
         }
         catch (CreateTopicsException e) when (e.Results.All(r => r.Error.Code is ErrorCode.TopicAlreadyExists or ErrorCode.NoError))
         {
+        }
+        catch (Exception e) when (e is KafkaException or TimeoutException)
+        {
+            throw new Configuration.ConfigurationException(
+                $"kafka: cannot create topic '{topic}' ({partitions} partition(s)) at {endpoint.BootstrapServers}: {e.Message}. "
+                + "Create it beforehand, grant the pipeline CreateTopics, or for 'peeq-cdc dev kafka' pass --config FILE so it creates the pipeline's topics.", e);
+        }
+    }
+
+    private static int Describe(IAdminClient admin, string topic)
+    {
+        try
+        {
+            var metadata = admin.GetMetadata(topic, TimeSpan.FromSeconds(10));
+            var t = metadata.Topics.FirstOrDefault(x => x.Topic == topic);
+            return t is null || t.Error.IsError ? 0 : t.Partitions.Count;
+        }
+        catch (KafkaException)
+        {
+            return 0;
         }
     }
 }

@@ -5,7 +5,7 @@ using Peeq.Cdc.Contracts;
 namespace Peeq.Cdc.Postgres;
 
 /// <summary>The last source transaction a target has applied for one source (docs/contracts.md, "Acknowledgement").</summary>
-public sealed record AppliedPosition(string Source, Lsn CommitLsn, Lsn EndLsn, long Seq, long ReplayRequested, DateTimeOffset? SourceCommitTime, DateTimeOffset AppliedAt);
+public sealed record AppliedPosition(string Source, Lsn CommitLsn, Lsn EndLsn, long Seq, DateTimeOffset? SourceCommitTime, DateTimeOffset AppliedAt);
 
 /// <summary>
 /// The pipeline's own tables, in schema <c>peeq_cdc</c> of every target database: applied positions,
@@ -36,7 +36,7 @@ public static class PipelineSchema
         await tx.CommitAsync(ct);
     }
 
-    private sealed record PositionRow(string source, string commit_lsn, string end_lsn, long seq, long replay_requested, DateTime? source_commit_ts, DateTime applied_at);
+    private sealed record PositionRow(string source, string commit_lsn, string end_lsn, long seq, DateTime? source_commit_ts, DateTime applied_at);
 
     /// <summary>The applied position of every source in this target; empty when the schema does not exist yet.</summary>
     public static async Task<Dictionary<string, AppliedPosition>> ReadAppliedAsync(NpgsqlConnection conn, CancellationToken ct)
@@ -49,10 +49,10 @@ public static class PipelineSchema
         }
 
         var rows = await conn.QueryAsync<PositionRow>(new CommandDefinition(
-            "SELECT source, commit_lsn::text AS commit_lsn, end_lsn::text AS end_lsn, seq, replay_requested, source_commit_ts, applied_at FROM peeq_cdc.applied_position",
+            "SELECT source, commit_lsn::text AS commit_lsn, end_lsn::text AS end_lsn, seq, source_commit_ts, applied_at FROM peeq_cdc.applied_position",
             cancellationToken: ct));
         return rows.ToDictionary(r => r.source, r => new AppliedPosition(
-            r.source, Lsn.Parse(r.commit_lsn), Lsn.Parse(r.end_lsn), r.seq, r.replay_requested,
+            r.source, Lsn.Parse(r.commit_lsn), Lsn.Parse(r.end_lsn), r.seq,
             r.source_commit_ts is { } t ? new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)) : null,
             new DateTimeOffset(DateTime.SpecifyKind(r.applied_at, DateTimeKind.Utc))));
     }

@@ -123,7 +123,7 @@ public sealed class SourceApplier : IAsyncDisposable
                     await CommitBatchAsync(ct);
                 }
 
-                if (DateTime.UtcNow - lastFlow > TimeSpan.FromMilliseconds(200))
+                if (DateTime.UtcNow - lastFlow > TimeSpan.FromMilliseconds(100))
                 {
                     lastFlow = DateTime.UtcNow;
                     await ReportFlowAsync(ct);
@@ -212,6 +212,7 @@ public sealed class SourceApplier : IAsyncDisposable
                 _openFlushed = false;
                 _openFirstOffset = d.Offset;
                 var accepted = Accepted;
+                _logger.LogDebug("Sink {Source}: begin {Kind} {Lsn} after {Prev}; accepted {Commit}/{End}", _source, b.Kind, b.CommitLsn, b.PrevEndLsn, accepted.Commit, accepted.End);
                 if (b.CommitLsn <= accepted.Commit)
                 {
                     _skipOpen = true;
@@ -551,9 +552,8 @@ public sealed class SourceApplier : IAsyncDisposable
         _logger.LogWarning("Sink {Source}: gap: {Reason}; asking Capture to replay from the slot", _source, reason);
         await using var conn = await _db.OpenConnectionAsync(ct);
         await conn.ExecuteAsync(new CommandDefinition("""
-            INSERT INTO peeq_cdc.applied_position AS a (source, commit_lsn, end_lsn, seq, replay_requested, replay_reason)
-            VALUES (@source, '0/0', '0/0', 0, 1, @reason)
-            ON CONFLICT (source) DO UPDATE SET replay_requested = a.replay_requested + 1, replay_reason = excluded.replay_reason
+            INSERT INTO peeq_cdc.replay_requests AS r (source, requested, reason, requested_at) VALUES (@source, 1, @reason, now())
+            ON CONFLICT (source) DO UPDATE SET requested = r.requested + 1, reason = excluded.reason, requested_at = excluded.requested_at
             """, new { source = _source, reason }, cancellationToken: ct));
         _lastReplayRequest = DateTime.UtcNow;
     }

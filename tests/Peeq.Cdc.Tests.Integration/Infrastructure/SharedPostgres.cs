@@ -1,0 +1,52 @@
+using Npgsql;
+using Peeq.Cdc.Embedded;
+
+namespace Peeq.Cdc.Tests.Integration.Infrastructure;
+
+/// <summary>
+/// One PostgreSQL 15 server for the whole test run (started on first use, stopped at process exit).
+/// Each test class makes its own databases, named after the class, so classes never see each other's data.
+/// A machine without the server binaries fails every test that needs them, with the reason.
+/// </summary>
+public static class SharedPostgres
+{
+    private static readonly Lazy<Task<EmbeddedPostgres>> Server = new(StartAsync);
+
+    public static Task<EmbeddedPostgres> GetAsync() => Server.Value;
+
+    private static async Task<EmbeddedPostgres> StartAsync()
+    {
+        var pg = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions
+        {
+            Name = "tests",
+            MaxReplicationSlots = 100,
+            MaxConnections = 500,
+            Settings = new Dictionary<string, string> { ["wal_sender_timeout"] = "60s" },
+        });
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => pg.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        return pg;
+    }
+
+    /// <summary>A fresh database named <paramref name="name"/> (dropped first, with any slots on it).</summary>
+    public static async Task<string> CreateDatabaseAsync(string name)
+    {
+        var pg = await GetAsync();
+        return await pg.CreateDatabaseAsync(name);
+    }
+
+    public static async Task ExecuteAsync(string connectionString, string sql)
+    {
+        await using var conn = new NpgsqlConnection(connectionString);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        await cmd.ExecuteNonQueryAsync();
+    }
+
+    public static async Task<T> ScalarAsync<T>(string connectionString, string sql)
+    {
+        await using var conn = new NpgsqlConnection(connectionString);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        return (T)(await cmd.ExecuteScalarAsync())!;
+    }
+}

@@ -1,0 +1,100 @@
+using Peeq.Cdc.Configuration;
+
+namespace Peeq.Cdc.Tests.Unit;
+
+public sealed class ConfigurationTests
+{
+    private const string Valid = """
+        kafka:
+          bootstrapServers: localhost:9092
+        sources:
+          - name: wallet
+            connectionString: Host=legacy;Database=wallet;Username=capture;Password=${WALLET_PASSWORD}
+            target: commerce
+            tables: [balance_transaction, "public.create_transaction"]
+            sensitiveColumns: [balance_transaction.meta_data]
+            financialTables: [balance_transaction]
+        targets:
+          - name: commerce
+            connectionString: Host=target;Database=peeq_commerce;Username=sink
+        capture:
+          heartbeatInterval: 00:00:05
+        """;
+
+    private static string Write(string yaml)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"peeq-unit-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(path, yaml);
+        return path;
+    }
+
+    private static ConfigurationException Fails(string yaml, Func<string, string?>? env = null)
+    {
+        Environment.SetEnvironmentVariable("WALLET_PASSWORD", "s3cret");
+        return Assert.Throws<ConfigurationException>(() => PipelineConfig.Load(Write(yaml)));
+    }
+
+    [Fact]
+    public void valid_file_binds_with_secrets_from_the_environment()
+    {
+        Environment.SetEnvironmentVariable("WALLET_PASSWORD", "s3cret");
+        var config = PipelineConfig.Load(Write(Valid));
+        var source = config.Options.Sources.Single();
+        Assert.Contains("Password=s3cret", source.ConnectionString);
+        Assert.Equal(["balance_transaction", "public.create_transaction"], source.Tables);
+        Assert.Equal(TimeSpan.FromSeconds(5), config.Options.Capture.HeartbeatInterval);
+        Assert.Equal("peeq_cdc_wallet", source.SlotName);
+        Assert.True(config.Options.Targets.Single().IsIdentity);
+    }
+
+    [Fact]
+    public void unknown_key_names_line_and_suggestion()
+    {
+        var e = Fails(Valid.Replace("    financialTables:", "    finacialTables:"));
+        Assert.Matches(@"peeq-unit-\w+\.yaml:9: sources\[0\]\.finacialTables: unknown setting \(did you mean 'financialTables'\?\)", e.Message);
+    }
+
+    [Fact]
+    public void wrong_types_are_named()
+    {
+        var e = Fails(Valid.Replace("heartbeatInterval: 00:00:05", "heartbeatInterval: soon") + "\nsink:\n  maxBatchRows: [1, 2]\n");
+        Assert.Contains("capture.heartbeatInterval: 'soon' is not a duration", e.Message);
+        Assert.Contains("sink.maxBatchRows: expected a whole number, found a list", e.Message);
+    }
+
+    [Fact]
+    public void cross_references_are_checked()
+    {
+        var e = Fails(Valid.Replace("target: commerce", "target: comerce").Replace("[balance_transaction.meta_data]", "[other.meta_data]"));
+        Assert.Contains("sources[0].target: 'comerce' is not a configured target (did you mean 'commerce'?)", e.Message);
+        Assert.Contains("sources[0].sensitiveColumns[0]: table public.other is not among this source's tables", e.Message);
+    }
+
+    [Fact]
+    public void missing_environment_variable_is_named_not_left_empty()
+    {
+        Environment.SetEnvironmentVariable("WALLET_PASSWORD", null);
+        var e = Assert.Throws<ConfigurationException>(() => PipelineConfig.Load(Write(Valid)));
+        Assert.Contains("sources[0].connectionString: environment variable 'WALLET_PASSWORD' is not set", e.Message);
+    }
+
+    [Fact]
+    public void bad_connection_string_and_duplicate_names_are_reported_together()
+    {
+        var yaml = Valid.Replace("Host=target;Database=peeq_commerce;Username=sink", "Hots=target").Replace("capture:\n  heartbeatInterval: 00:00:05", "") + """
+              - name: commerce
+                connectionString: Host=x;Database=y
+            """;
+        var e = Fails(yaml);
+        Assert.Contains("targets[0].connectionString: is not a valid connection string", e.Message);
+        Assert.Contains("target 'commerce' is configured twice", e.Message);
+        Assert.DoesNotContain("s3cret", e.Message);
+    }
+
+    [Fact]
+    public void invalid_yaml_names_the_line()
+    {
+        var e = Fails("kafka:\n  bootstrapServers: [unclosed\n");
+        Assert.Matches(@"\.yaml:\d+: not valid YAML", e.Message);
+    }
+}

@@ -30,7 +30,7 @@ public sealed class SliceBenchmark(int changes)
             Kafka = new KafkaOptions { BootstrapServers = kafka.BootstrapServers, TopicPrefix = "bench" },
             Sources = [new SourceOptions { Name = "bench", ConnectionString = sourceCs, Target = "target", Tables = ["rows"] }],
             Targets = [new TargetOptions { Name = "target", ConnectionString = targetCs }],
-            Capture = new CaptureOptions { HeartbeatInterval = TimeSpan.FromSeconds(1), AckInterval = TimeSpan.FromMilliseconds(50) },
+            Capture = new CaptureOptions { HeartbeatInterval = TimeSpan.FromSeconds(1) },
             Http = new HttpOptions { Urls = "" },
         };
         var config = PipelineConfig.FromOptions(options);

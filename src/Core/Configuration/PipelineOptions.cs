@@ -113,7 +113,7 @@ public sealed class CaptureOptions
     public long InFlightBytes { get; set; } = 3 * 512 * 1024;
 
     /// <summary>How often Capture reads the applied position back from the target and confirms the slot.</summary>
-    public TimeSpan AckInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+    public TimeSpan AckInterval { get; set; } = TimeSpan.FromMilliseconds(50);
 
     /// <summary>How often a quiet source gets a heartbeat so its slot keeps advancing.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
@@ -146,6 +146,9 @@ public sealed class SinkOptions
 
     /// <summary>How long whole transactions may wait to share a target transaction when traffic is light.</summary>
     public TimeSpan MaxBatchDelay { get; set; } = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>How often the Sink tells Capture how far it has received (flow control for the in-flight window).</summary>
+    public TimeSpan FlowInterval { get; set; } = TimeSpan.FromMilliseconds(50);
 
     /// <summary>Delay before a failed target write is retried (doubles up to <see cref="MaxRetryDelay"/>).</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(500);

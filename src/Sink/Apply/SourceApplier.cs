@@ -123,7 +123,7 @@ public sealed class SourceApplier : IAsyncDisposable
                     await CommitBatchAsync(ct);
                 }
 
-                if (DateTime.UtcNow - lastFlow > TimeSpan.FromMilliseconds(100))
+                if (DateTime.UtcNow - lastFlow > _options.FlowInterval)
                 {
                     lastFlow = DateTime.UtcNow;
                     await ReportFlowAsync(ct);

@@ -88,3 +88,43 @@ CREATE TABLE IF NOT EXISTS peeq_cdc.table_state (
     updated_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (target_table, source)
 );
+
+-- Per source table (not per target table): its snapshot's progress and whether it is parked. Written
+-- by the Sink in the same transaction as the snapshot chunk (or the schema event) it describes, so it
+-- is exactly as far as the target is; Capture reads it back on start to resume a snapshot after the
+-- last chunk the target holds. table_state above is the per-target-table view derived from it.
+CREATE TABLE IF NOT EXISTS peeq_cdc.source_table_state (
+    source               text        NOT NULL,
+    source_table         text        NOT NULL,   -- schema.table as the catalog spells it
+    source_schema_name   text        NOT NULL,
+    source_table_name    text        NOT NULL,
+    snapshot_generation  bigint      NOT NULL,   -- 0: the table's first snapshot; else the snapshot_requests id
+    snapshot_state       text        NOT NULL CHECK (snapshot_state IN ('loading', 'done')),
+    snapshot_chunk       bigint      NOT NULL DEFAULT 0,
+    snapshot_last_key    jsonb,                  -- key of the last row read, in the event key's JSON form
+    snapshot_rows        bigint      NOT NULL DEFAULT 0,
+    snapshot_total_rows  bigint      NOT NULL DEFAULT 0,
+    snapshot_since       pg_lsn,                 -- rows older than this at completion are gone from the source
+    snapshot_started_at  timestamptz NOT NULL DEFAULT now(),
+    snapshot_finished_at timestamptz,
+    parked_reason        text,                   -- not null: the table is parked (a schema change the mapping cannot take)
+    parked_generation    bigint,                 -- a snapshot generation newer than this unparks the table when done
+    parked_lsn           pg_lsn,
+    parked_at            timestamptz,
+    target_tables        text[]      NOT NULL DEFAULT '{}',
+    updated_at           timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (source, source_table)
+);
+
+-- Requests to re-snapshot one source table while streaming continues (peeq-cdc snapshot). Capture
+-- polls this table; a request's id becomes the snapshot generation, so the newest request wins.
+CREATE TABLE IF NOT EXISTS peeq_cdc.snapshot_requests (
+    id                  bigserial PRIMARY KEY,
+    source              text        NOT NULL,
+    source_table        text        NOT NULL,   -- schema.table, for people
+    source_schema_name  text        NOT NULL,
+    source_table_name   text        NOT NULL,
+    requested_by        text,
+    requested_at        timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS snapshot_requests_source ON peeq_cdc.snapshot_requests (source, source_schema_name, source_table_name, id);

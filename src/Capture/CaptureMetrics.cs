@@ -48,7 +48,7 @@ public static class CaptureMetrics
         "peeq_cdc_capture_source_up", "1 while the source is streaming, 0 while it is being retried or is stopped.", "source");
 
     public static readonly Counter Errors = Metrics.CreateCounter(
-        "peeq_cdc_capture_errors_total", "Errors by kind (connect, permanent, stream, produce, slot_lost).", "source", "kind");
+        "peeq_cdc_capture_errors_total", "Errors by kind (connect, permanent, stream, produce, slot_lost, snapshot).", "source", "kind");
 
     public static readonly Counter Replays = Metrics.CreateCounter(
         "peeq_cdc_capture_replays_total", "Times the stream was restarted from the slot because the Sink reported a gap.", "source");
@@ -58,6 +58,27 @@ public static class CaptureMetrics
 
     public static readonly Gauge SnapshotTotalRows = Metrics.CreateGauge(
         "peeq_cdc_capture_snapshot_total_rows", "Estimated rows of the table being snapshotted.", "source", "table");
+
+    public static readonly Counter SnapshotRowsRead = Metrics.CreateCounter(
+        "peeq_cdc_capture_snapshot_rows_read_total", "Rows read by chunked snapshots (rate() of this is the snapshot's speed).", "source", "table");
+
+    public static readonly Gauge SnapshotRowsPerSecond = Metrics.CreateGauge(
+        "peeq_cdc_capture_snapshot_rows_per_second", "Rows per second of the running or last chunked snapshot of the table, since it (re)started.", "source", "table");
+
+    public static readonly Gauge SnapshotRunning = Metrics.CreateGauge(
+        "peeq_cdc_capture_snapshot_running", "1 while the table's snapshot is being taken.", "source", "table");
+
+    public static readonly Gauge SnapshotTablesPending = Metrics.CreateGauge(
+        "peeq_cdc_capture_snapshot_tables_pending", "Tables waiting for their snapshot (after the one running).", "source");
+
+    public static readonly Counter SnapshotChunks = Metrics.CreateCounter(
+        "peeq_cdc_capture_snapshot_chunks_total", "Snapshot chunks emitted.", "source");
+
+    public static readonly Counter SchemaEvents = Metrics.CreateCounter(
+        "peeq_cdc_capture_schema_events_total", "Schema events emitted (a table's columns, first seen in a session or changed).", "source");
+
+    public static readonly Gauge OrphanSlots = Metrics.CreateGauge(
+        "peeq_cdc_capture_orphan_slots", "Replication slots named like Capture's (peeq_cdc_*) on a source server that no configured source owns.", "server");
 
     public static readonly Counter AppendOnlyViolations = Metrics.CreateCounter(
         "peeq_cdc_capture_append_only_violations_total", "Updates or deletes seen on a table captured as append-only (no key): reported, not replicated.", "source", "table");

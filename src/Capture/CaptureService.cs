@@ -36,7 +36,8 @@ public sealed class CaptureService(PipelineConfig config, KafkaEndpoint kafka, I
         }
 
         var protector = SealKey() is { } key ? (ISensitiveValueProtector)new SealSensitiveValues(key) : OmitSensitiveValues.Instance;
-        await Task.WhenAll(sources.Select(s => Task.Run(() => RunSourceAsync(s, producer, protector, stoppingToken), stoppingToken)));
+        var orphans = Task.Run(() => ReportOrphanSlotsAsync(options, stoppingToken), stoppingToken);
+        await Task.WhenAll(sources.Select(s => Task.Run(() => RunSourceAsync(s, producer, protector, stoppingToken), stoppingToken)).Append(orphans));
         producer.Flush(TimeSpan.FromSeconds(5));
     }
 
@@ -97,6 +98,40 @@ public sealed class CaptureService(PipelineConfig config, KafkaEndpoint kafka, I
         }
 
         CaptureMetrics.Up.WithLabels(source.Name).Set(0);
+    }
+
+    /// <summary>
+    /// Slots named like ours (peeq_cdc_*) on the sources' servers that no configured source owns hold WAL
+    /// for nobody (a source removed from the config without 'peeq-cdc source remove', a renamed source):
+    /// reported at start and every few minutes, never dropped automatically.
+    /// </summary>
+    private async Task ReportOrphanSlotsAsync(PipelineOptions options, CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                var orphans = await SourceAdmin.OrphanSlotsAsync(options, ct);
+                foreach (var server in options.Sources.Select(s => SourceAdmin.ServerOf(s.ConnectionString)).Distinct())
+                {
+                    CaptureMetrics.OrphanSlots.WithLabels(server).Set(orphans.Count(o => o.Server == server));
+                }
+
+                foreach (var o in orphans)
+                {
+                    _logger.LogWarning(
+                        "Slot {Slot} on {Server} (database {Database}, {State}, retaining {Retained} bytes of WAL) is named like Capture's but no configured source owns it. "
+                        + "If it is no longer needed: SELECT pg_drop_replication_slot('{Slot}'); (or 'peeq-cdc source remove' with the configuration that had it)",
+                        o.Slot, o.Server, o.Database, o.Active ? "active" : "inactive", o.RetainedBytes, o.Slot);
+                }
+            }
+            catch (Exception e) when (e is NpgsqlException or TimeoutException)
+            {
+                _logger.LogDebug("Orphan slot check failed: {Error}", PgConnections.Explain(e));
+            }
+
+            await Delay(TimeSpan.FromMinutes(5), ct);
+        }
     }
 
     private static async Task Delay(TimeSpan delay, CancellationToken ct)

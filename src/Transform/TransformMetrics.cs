@@ -23,4 +23,7 @@ public static class TransformMetrics
     public static readonly Counter DeadLettered = Metrics.CreateCounter(
         "peeq_cdc_transform_dead_letters_total", "Messages on a raw topic that could not be read at all, copied to the dead-letter topic.", "topic");
 
+    public static readonly Counter TablesParked = Metrics.CreateCounter(
+        "peeq_cdc_transform_tables_parked_total", "Schema changes a mapping could not take (the source table is parked at the Sink).", "source", "table");
+
 }

@@ -31,11 +31,13 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IAsyncLifetime
         await Kafka.PipelineTopics.EnsureAllAsync(_kafka, options, CancellationToken.None);
 
         var workload = Task.Run(() => MixedWorkload.RunAsync(source, 10_000, seed: 4, firstId: 50_000));
-        var first = PipelineProcess.Start(output, "run", "--config", config, "--http", "off");
-        await WaitUntilAppliedSomethingAsync(options);
-        await Task.Delay(TimeSpan.FromMilliseconds(1500));
-        first.Kill9();
-        await first.DisposeAsync();
+        await using (var first = PipelineProcess.Start(output, "run", "--config", config, "--http", "off"))
+        {
+            await WaitUntilAppliedSomethingAsync(options);
+            await Task.Delay(TimeSpan.FromMilliseconds(1500));
+            first.Kill9();
+        }
+
 
         await using var second = PipelineProcess.Start(output, "run", "--config", config, "--http", "off");
         await workload;

@@ -17,6 +17,7 @@ public sealed class RawEventProducer(IProducer<byte[], byte[]> producer, string 
     private static readonly Headers BeginHeaders = TypeHeaders("begin");
     private static readonly Headers EndHeaders = TypeHeaders("end");
     private static readonly Headers ChangeHeaders = TypeHeaders("change");
+    private static readonly Headers SchemaHeaders = TypeHeaders("schema");
 
     public string Topic => topic;
 
@@ -31,6 +32,9 @@ public sealed class RawEventProducer(IProducer<byte[], byte[]> producer, string 
 
     public void ProduceChange(byte[] key, ReadOnlySpan<byte> value, SourcePosition position) =>
         Produce(key, value.ToArray(), ChangeHeaders, position);
+
+    public void ProduceSchema(byte[] key, byte[] value, SourcePosition position) =>
+        Produce(key, value, SchemaHeaders, position);
 
     private void Produce(byte[]? key, byte[] value, Headers headers, SourcePosition position)
     {

@@ -83,6 +83,17 @@ public static class ReplicationSetup
                 + $"Run GRANT SELECT ON {string.Join(", ", unreadable.Select(t => t.Quoted))} TO {Sql.QuoteIdent(role.user)};");
         }
 
+        var sensitiveKeys = source.SensitiveColumns
+            .Select(c => ColumnRef.TryParse(c, out var r, out _) ? r : default)
+            .Where(r => tables.TryGetValue(r.Table, out var t) && t.KeyColumns.Contains(r.Column))
+            .ToList();
+        if (sensitiveKeys.Count > 0)
+        {
+            throw new CaptureSetupException(
+                $"source '{name}': {string.Join(", ", sensitiveKeys.Select(r => $"{r.Table}.{r.Column}"))} {(sensitiveKeys.Count > 1 ? "are" : "is")} marked sensitive but part of the primary key: "
+                + "a key travels as the event key, orders snapshots and identifies rows in the target, so it cannot be sealed or left out. Remove it from sensitiveColumns.");
+        }
+
         foreach (var t in tables.Values.Where(PreparedSource.IsAppendOnly))
         {
             logger.LogWarning(

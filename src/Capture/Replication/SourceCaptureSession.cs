@@ -11,6 +11,7 @@ using Peeq.Cdc.Capture.Snapshot;
 using Peeq.Cdc.Configuration;
 using Peeq.Cdc.Contracts;
 using Peeq.Cdc.Postgres;
+using Prometheus;
 
 namespace Peeq.Cdc.Capture.Replication;
 
@@ -26,21 +27,49 @@ public sealed record SourceCaptureContext(
     ILogger Logger);
 
 /// <summary>
-/// One replication session of one source: from the slot's confirmed position (or a new slot and its
-/// initial snapshot) to the end of the stream, a replay request from the Sink, or a failure. The
-/// caller restarts sessions; each starts again from the confirmed position, so a session can end
-/// anywhere without loss.
+/// One replication session of one source: from the slot's confirmed position (or a new slot) to the end
+/// of the stream, a replay request from the Sink, or a failure. The caller restarts sessions; each starts
+/// again from the confirmed position, so a session can end anywhere without loss. While it streams, the
+/// snapshots the target still lacks are taken in chunks (<see cref="ChunkedSnapshot"/>) and merged into
+/// the stream at their watermarks (<see cref="WatermarkTracker"/>); append-only tables, and every table
+/// on PostgreSQL 13, are read whole from an exported snapshot (<see cref="ExportedSnapshot"/>).
 /// </summary>
-public sealed class SourceCaptureSession(SourceCaptureContext ctx)
+public sealed class SourceCaptureSession
 {
     public const string HeartbeatPrefix = "peeq-cdc.heartbeat";
 
-    private readonly string _name = ctx.Source.Options.Name;
+    private readonly SourceCaptureContext ctx;
+    private readonly string _name;
     private readonly string _session = Guid.NewGuid().ToString("N")[..12];
     private readonly EventBuffer _buffer = new();
+    private readonly WatermarkTracker _tracker;
+    private readonly HashSet<uint> _pendingSchema = [];
+    private readonly Counter.Child _eventsInsert;
+    private readonly Counter.Child _eventsUpdate;
+    private readonly Counter.Child _eventsDelete;
+    private readonly Counter.Child _eventsTruncate;
+    private readonly Counter.Child _eventsRead;
     private Lsn _prevEnd;
+    private Lsn _lastPosition;
     private long _lastReplayRequested;
     private DateTime _lastCommitSeen = DateTime.UtcNow;
+    private Exception? _monitorFailure;
+    private volatile bool _streaming;
+
+    // The slot exists (found or created): from then on its disappearance is an error.
+    private volatile bool _slotReady;
+
+    public SourceCaptureSession(SourceCaptureContext context)
+    {
+        ctx = context;
+        _name = ctx.Source.Options.Name;
+        _tracker = new WatermarkTracker(_session);
+        _eventsInsert = CaptureMetrics.Events.WithLabels(_name, "c");
+        _eventsUpdate = CaptureMetrics.Events.WithLabels(_name, "u");
+        _eventsDelete = CaptureMetrics.Events.WithLabels(_name, "d");
+        _eventsTruncate = CaptureMetrics.Events.WithLabels(_name, "t");
+        _eventsRead = CaptureMetrics.Events.WithLabels(_name, "r");
+    }
 
     /// <summary>Runs until cancelled, a replay is requested (returns), or the session fails (throws).</summary>
     public async Task RunAsync(CancellationToken ct)
@@ -63,24 +92,46 @@ public sealed class SourceCaptureSession(SourceCaptureContext ctx)
         // connection while its exported snapshot is in use.
         using var sessionCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var monitor = MonitorAsync(repl, sessionCts);
+        Task? snapshots = null;
+        ExportedSnapshotHold? hold = null;
         try
         {
-            var start = await PrepareSlotAsync(repl, relations, progress, sessionCts.Token);
-            await StreamAsync(repl, relations, start, sessionCts.Token);
+            var prepared = await PrepareSlotAsync(repl, relations, progress, sessionCts.Token);
+            hold = prepared.Hold;
+            _slotReady = true;
+            var runner = new ChunkedSnapshot(ctx, relations, _tracker, async t =>
+            {
+                await sessionCts.CancelAsync();
+            });
+            snapshots = RunSnapshotsAsync(runner, prepared, sessionCts);
+            await StreamAsync(repl, relations, prepared.Start, sessionCts.Token);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested && sessionCts.IsCancellationRequested)
         {
-            // The monitor ended the session (replay requested, slot lost, delivery failure): see below.
+            // The monitor or the snapshot runner ended the session (replay requested, slot lost, delivery
+            // failure, a snapshot that needs a fresh exported snapshot): see below.
         }
         finally
         {
+            _tracker.Abort();
             await sessionCts.CancelAsync();
-            try
+            foreach (var task in new[] { monitor, snapshots })
             {
-                await monitor;
+                try
+                {
+                    if (task is not null)
+                    {
+                        await task;
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                }
             }
-            catch (OperationCanceledException)
+
+            if (hold is not null)
             {
+                await hold.DisposeAsync();
             }
         }
 
@@ -91,10 +142,29 @@ public sealed class SourceCaptureSession(SourceCaptureContext ctx)
         }
     }
 
-    private Exception? _monitorFailure;
-    private volatile bool _streaming;
+    private async Task RunSnapshotsAsync(ChunkedSnapshot runner, PreparedSlot prepared, CancellationTokenSource session)
+    {
+        try
+        {
+            await runner.RunAsync(prepared.Chunked, prepared.KnownGenerations, session.Token);
+        }
+        catch (OperationCanceledException) when (session.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            CaptureMetrics.Errors.WithLabels(_name, "snapshot").Inc();
+            _monitorFailure ??= e is NpgsqlException or TimeoutException
+                ? new SnapshotReadException($"source '{_name}': snapshot read failed: {PgConnections.Explain(e)}", e)
+                : e;
+            await session.CancelAsync();
+        }
+    }
 
-    private async Task<Lsn> PrepareSlotAsync(LogicalReplicationConnection repl, RelationCache relations, SinkProgress progress, CancellationToken ct)
+    /// <summary>Where streaming starts, the keyed snapshots still to take, and a held exported snapshot if one is pending.</summary>
+    private sealed record PreparedSlot(Lsn Start, IReadOnlyList<SnapshotWork> Chunked, IReadOnlyDictionary<TableId, long> KnownGenerations, ExportedSnapshotHold? Hold);
+
+    private async Task<PreparedSlot> PrepareSlotAsync(LogicalReplicationConnection repl, RelationCache relations, SinkProgress progress, CancellationToken ct)
     {
         var options = ctx.Source.Options;
         var slot = await ReadSlotAsync(ct);
@@ -108,7 +178,7 @@ public sealed class SourceCaptureSession(SourceCaptureContext ctx)
                     + $"Check, then run 'peeq-cdc source reset {_name}' to take a new snapshot.");
             }
 
-            return await CreateSlotAndSnapshotAsync(repl, relations, ct);
+            return await CreateSlotAsync(repl, relations, ct);
         }
 
         CheckSlot(slot);
@@ -117,21 +187,53 @@ public sealed class SourceCaptureSession(SourceCaptureContext ctx)
             if (!options.CreateReplicationObjects)
             {
                 throw new CaptureSetupException(
-                    $"source '{_name}': slot '{slot.Name}' exists but the target has never applied this source's initial snapshot; "
-                    + "a pre-created slot cannot export a snapshot. Drop the slot, or let Capture create it (createReplicationObjects: true).");
+                    $"source '{_name}': slot '{slot.Name}' exists but the target has never applied anything of this source; "
+                    + "a pre-created slot cannot export the snapshot its append-only tables need. Drop the slot, or let Capture create it (createReplicationObjects: true).");
             }
 
-            // Our own slot from a run that died before its initial snapshot was applied: nothing was
-            // confirmed past the snapshot point, so starting over loses nothing.
-            ctx.Logger.LogWarning("Source {Source}: initial snapshot never completed; dropping slot {Slot} and starting over", _name, slot.Name);
+            // Our own slot from a run that died before anything was applied: nothing was confirmed past
+            // its consistent point, so starting over loses nothing.
+            ctx.Logger.LogWarning("Source {Source}: nothing was applied from slot {Slot} yet; dropping it and starting over", _name, slot.Name);
             await repl.DropReplicationSlot(slot.Name, wait: true, cancellationToken: ct);
-            return await CreateSlotAndSnapshotAsync(repl, relations, ct);
+            return await CreateSlotAsync(repl, relations, ct);
         }
 
         _prevEnd = slot.ConfirmedFlush;
-        ctx.Logger.LogInformation("Source {Source}: streaming from slot {Slot} at {Lsn}", _name, slot.Name, slot.ConfirmedFlush);
-        return slot.ConfirmedFlush;
+        _lastPosition = slot.ConfirmedFlush;
+        Dictionary<TableId, TableSnapshotState> states;
+        Dictionary<TableId, long> requests;
+        await using (var target = await ctx.Target.OpenConnectionAsync(ct))
+        {
+            var forgotten = await SnapshotStore.ForgetAsync(target, _name, ctx.Source.Tables.Keys.ToList(), ct);
+            if (forgotten > 0)
+            {
+                ctx.Logger.LogInformation("Source {Source}: forgot the snapshot state of {Count} table(s) no longer captured", _name, forgotten);
+            }
+
+            states = await SnapshotStore.ReadAsync(target, _name, ct);
+            requests = await SnapshotStore.LatestRequestsAsync(target, _name, ct);
+        }
+
+        var plan = SnapshotStore.Plan(ctx.Source.Tables.Keys, states, requests);
+        var exported = plan.Where(NeedsExportedSnapshot).ToList();
+        var known = states.ToDictionary(kv => kv.Key, kv => kv.Value.Generation);
+        ExportedSnapshotHold? hold = null;
+        if (exported.Count > 0)
+        {
+            hold = await HoldExportedSnapshotAsync(relations, exported, ct);
+            foreach (var w in exported)
+            {
+                known[w.Table] = w.Generation;
+            }
+        }
+
+        ctx.Logger.LogInformation("Source {Source}: streaming from slot {Slot} at {Lsn}{Snapshots}", _name, slot.Name, slot.ConfirmedFlush,
+            plan.Count > 0 ? $"; snapshots to take: {string.Join(", ", plan.Select(p => p.Table))}" : "");
+        return new PreparedSlot(slot.ConfirmedFlush, plan.Except(exported).ToList(), known, hold);
     }
+
+    /// <summary>Append-only tables, and every table where the stream cannot carry watermarks (PostgreSQL 13), are read whole from an exported snapshot.</summary>
+    private bool NeedsExportedSnapshot(SnapshotWork w) => !ctx.Source.SupportsMessages || ctx.Source.Tables[w.Table].IsKeyless;
 
     private async Task<SlotState?> ReadSlotAsync(CancellationToken ct)
     {
@@ -156,20 +258,94 @@ public sealed class SourceCaptureSession(SourceCaptureContext ctx)
             CaptureMetrics.Errors.WithLabels(_name, "slot_lost").Inc();
             throw new CaptureSetupException(
                 $"source '{_name}': replication slot '{slot.Name}' was invalidated (wal_status = {slot.WalStatus}, max_slot_wal_keep_size exceeded): "
-                + "the WAL it needed is gone, so changes were lost between the last applied position and now. "
-                + $"Drop it and take a new snapshot: 'peeq-cdc source reset {_name}'.");
+                + "the WAL it needed is gone, so changes were lost between the last applied position and now. It is not recreated silently. "
+                + $"Run 'peeq-cdc source reset {_name}' to drop it and take a new snapshot of every table (raise max_slot_wal_keep_size, or keep the Sink closer, so it does not happen again).");
         }
     }
 
-    private async Task<Lsn> CreateSlotAndSnapshotAsync(LogicalReplicationConnection repl, RelationCache relations, CancellationToken ct)
+    /// <summary>
+    /// A new slot: every table needs a snapshot. Its exported snapshot is read at once for the tables that
+    /// take one (it is only valid until the replication connection starts streaming), as one snapshot
+    /// transaction positioned just before the slot's consistent point; keyed tables are taken in chunks
+    /// while streaming.
+    /// </summary>
+    private async Task<PreparedSlot> CreateSlotAsync(LogicalReplicationConnection repl, RelationCache relations, CancellationToken ct)
     {
+        Dictionary<TableId, long> requests;
+        await using (var target = await ctx.Target.OpenConnectionAsync(ct))
+        {
+            // Nothing of this source was applied: whatever snapshot state the target still has belongs to a
+            // slot that no longer exists.
+            await SnapshotStore.ForgetAsync(target, _name, [], ct);
+            requests = await SnapshotStore.LatestRequestsAsync(target, _name, ct);
+        }
+
+        var plan = SnapshotStore.Plan(ctx.Source.Tables.Keys, new Dictionary<TableId, TableSnapshotState>(), requests);
         var slot = await repl.CreatePgOutputReplicationSlot(ctx.Source.Options.SlotName, temporarySlot: false,
             slotSnapshotInitMode: LogicalSlotSnapshotInitMode.Export, cancellationToken: ct);
         var consistent = new Lsn((ulong)slot.ConsistentPoint);
-        ctx.Logger.LogInformation("Source {Source}: created slot {Slot} at {Lsn}; taking the initial snapshot", _name, slot.Name, consistent);
-        await new ExportedSnapshot(ctx, relations).RunAsync(slot.SnapshotName!, consistent, _session, ct);
-        _prevEnd = consistent;
-        return consistent;
+        ctx.Logger.LogInformation("Source {Source}: created slot {Slot} at {Lsn}; snapshots to take: {Tables}", _name, slot.Name, consistent,
+            string.Join(", ", plan.Select(p => p.Table)));
+        _prevEnd = Lsn.Zero;
+        _lastPosition = Lsn.Zero;
+        var exported = plan.Where(NeedsExportedSnapshot).ToList();
+        if (exported.Count > 0)
+        {
+            await using var conn = await ctx.Control.OpenConnectionAsync(ct);
+            await using var tx = await conn.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
+            await conn.ExecuteAsync(new CommandDefinition($"SET TRANSACTION SNAPSHOT {Sql.QuoteLiteral(slot.SnapshotName!)}", transaction: tx, cancellationToken: ct));
+            var job = await ExportedJobAsync(conn, relations, exported, consistent, ct);
+            await EmitExportedAsync(job, ct);
+            await tx.CommitAsync(ct);
+        }
+
+        return new PreparedSlot(consistent, plan.Except(exported).ToList(), plan.ToDictionary(p => p.Table, p => p.Generation), null);
+    }
+
+    /// <summary>
+    /// For tables that need an exported snapshot on an existing slot: a temporary slot exports one (seeing
+    /// exactly the transactions that committed before its consistent point), a connection imports it and
+    /// holds it; the reader leaves those tables' changes before that point out of the stream and emits
+    /// the read in their place (<see cref="KeylessSnapshotJob"/>). Must happen before streaming starts.
+    /// </summary>
+    private async Task<ExportedSnapshotHold> HoldExportedSnapshotAsync(RelationCache relations, IReadOnlyList<SnapshotWork> work, CancellationToken ct)
+    {
+        var hold = new ExportedSnapshotHold();
+        try
+        {
+            hold.Replication = new LogicalReplicationConnection(PgConnections.Prepare(ctx.Source.Options.ConnectionString, $"peeq-cdc capture {_name} snapshot"));
+            await hold.Replication.Open(ct);
+            var name = $"{ctx.Source.Options.SlotName}_snap_{_session}";
+            var slot = await hold.Replication.CreatePgOutputReplicationSlot(name.Length > 63 ? name[..63] : name, temporarySlot: true,
+                slotSnapshotInitMode: LogicalSlotSnapshotInitMode.Export, cancellationToken: ct);
+            hold.Connection = await ctx.Control.OpenConnectionAsync(ct);
+            hold.Transaction = await hold.Connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
+            await hold.Connection.ExecuteAsync(new CommandDefinition($"SET TRANSACTION SNAPSHOT {Sql.QuoteLiteral(slot.SnapshotName!)}",
+                transaction: hold.Transaction, cancellationToken: ct));
+            var consistent = new Lsn((ulong)slot.ConsistentPoint);
+            var job = await ExportedJobAsync(hold.Connection, relations, work, consistent, ct);
+            _tracker.StartKeyless(job);
+            ctx.Logger.LogInformation("Source {Source}: {Tables} will be read from an exported snapshot at {Lsn}", _name,
+                string.Join(", ", work.Select(w => w.Table)), consistent);
+            return hold;
+        }
+        catch
+        {
+            await hold.DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task<KeylessSnapshotJob> ExportedJobAsync(NpgsqlConnection conn, RelationCache relations, IReadOnlyList<SnapshotWork> work, Lsn consistent, CancellationToken ct)
+    {
+        var tables = new List<KeylessTable>();
+        foreach (var w in work)
+        {
+            tables.Add(new KeylessTable(w.Table, w.Generation, await ChunkedSnapshot.EstimateRowsAsync(conn, ctx.Source.Tables[w.Table], ct, count: false)));
+        }
+
+        return new KeylessSnapshotJob(tables, consistent,
+            (job, onRow, token) => ExportedSnapshot.ReadAsync(ctx, conn, relations, job, onRow, token));
     }
 
     private async Task StreamAsync(LogicalReplicationConnection repl, RelationCache relations, Lsn start, CancellationToken ct)
@@ -188,17 +364,45 @@ public sealed class SourceCaptureSession(SourceCaptureContext ctx)
             switch (message)
             {
                 case BeginMessage b:
-                    tx.Begin(new Lsn((ulong)b.TransactionFinalLsn), b.TransactionXid, ToUnixMs(b.TransactionCommitTimestamp));
-                    ctx.Producer.ProduceBegin(new TxBegin(_name, tx.CommitLsn, _prevEnd, tx.Xid, tx.TsMs, TransactionKind.Transaction, _session));
-                    break;
+                    {
+                        var commit = new Lsn((ulong)b.TransactionFinalLsn);
+                        await EmitDueExportedAsync(commit, ct);
+                        tx.Begin(commit, b.TransactionXid, ToUnixMs(b.TransactionCommitTimestamp));
+                        _tracker.OnBegin(b.TransactionXid);
+                        ctx.Producer.ProduceBegin(new TxBegin(_name, tx.CommitLsn, _prevEnd, tx.Xid, tx.TsMs, TransactionKind.Transaction, _session));
+                        _lastPosition = commit;
+                        break;
+                    }
+
                 case RelationMessage r:
-                    await relations.UpdateAsync(r, ct);
-                    break;
+                    {
+                        var (rel, changed) = await relations.UpdateAsync(r, ct);
+                        if (changed)
+                        {
+                            if (tx.Open)
+                            {
+                                EmitSchema(tx, rel);
+                            }
+                            else
+                            {
+                                _pendingSchema.Add(rel.RelationId);
+                            }
+                        }
+
+                        break;
+                    }
+
                 case InsertMessage i:
                     {
                         var rel = relations[i.Relation.RelationId];
+                        // Npgsql reuses the message: every value is copied out before the next one is read.
                         var after = await CapturedRow.ReadAsync(i.NewRow, rel.Columns, ctx.Protector, ct);
-                        Emit(tx, rel, ChangeOp.Create, new Lsn((ulong)i.WalStart), null, after, after);
+                        if (!Suppressed(tx, rel))
+                        {
+                            var key = Emit(tx, rel, ChangeOp.Create, new Lsn((ulong)i.WalStart), null, after, after, _eventsInsert);
+                            Watch(rel, key, null);
+                        }
+
                         break;
                     }
 
@@ -213,7 +417,12 @@ public sealed class SourceCaptureSession(SourceCaptureContext ctx)
                             _ => null,
                         };
                         var after = await CapturedRow.ReadAsync(u.NewRow, rel.Columns, ctx.Protector, ct);
-                        Emit(tx, rel, ChangeOp.Update, new Lsn((ulong)u.WalStart), before, after, after);
+                        if (!Suppressed(tx, rel))
+                        {
+                            var key = Emit(tx, rel, ChangeOp.Update, new Lsn((ulong)u.WalStart), before, after, after, _eventsUpdate);
+                            Watch(rel, key, before);
+                        }
+
                         break;
                     }
 
@@ -226,7 +435,12 @@ public sealed class SourceCaptureSession(SourceCaptureContext ctx)
                             KeyDeleteMessage k => await CapturedRow.ReadAsync(k.Key, rel.Columns, ctx.Protector, ct, keyOnly: true),
                             _ => throw new InvalidOperationException($"unexpected delete message {d.GetType().Name}"),
                         };
-                        Emit(tx, rel, ChangeOp.Delete, new Lsn((ulong)d.WalStart), before, null, before);
+                        if (!Suppressed(tx, rel))
+                        {
+                            var key = Emit(tx, rel, ChangeOp.Delete, new Lsn((ulong)d.WalStart), before, null, before, _eventsDelete);
+                            Watch(rel, key, null);
+                        }
+
                         break;
                     }
 
@@ -234,7 +448,11 @@ public sealed class SourceCaptureSession(SourceCaptureContext ctx)
                     foreach (var r in t.Relations)
                     {
                         var rel = relations[r.RelationId];
-                        Emit(tx, rel, ChangeOp.Truncate, new Lsn((ulong)t.WalStart), null, null, null);
+                        if (!Suppressed(tx, rel))
+                        {
+                            Emit(tx, rel, ChangeOp.Truncate, new Lsn((ulong)t.WalStart), null, null, null, _eventsTruncate);
+                            _tracker.OnTruncate(rel.Table);
+                        }
                     }
 
                     break;
@@ -245,13 +463,15 @@ public sealed class SourceCaptureSession(SourceCaptureContext ctx)
                         // exactly the commit LSN of the next transaction; one byte earlier is strictly
                         // between the two commits, so the heartbeat never claims a transaction's position.
                         var at = new Lsn((ulong)m.MessageLsn - 1);
-                        if (at > _prevEnd)
+                        await EmitDueExportedAsync(at, ct);
+                        if (at > _prevEnd && at > _lastPosition)
                         {
                             var ts = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
                             ctx.Producer.ProduceBegin(new TxBegin(_name, at, _prevEnd, 0, ts, TransactionKind.Heartbeat, _session));
                             ctx.Producer.ProduceEnd(new TxEnd(_name, at, at, 0, ts, 0, []));
                             ctx.Logger.LogDebug("Source {Source}: heartbeat at {Lsn} after {Prev}", _name, at, _prevEnd);
                             _prevEnd = at;
+                            _lastPosition = at;
                             CaptureMetrics.Transactions.WithLabels(_name, "heartbeat").Inc();
                         }
 
@@ -259,10 +479,26 @@ public sealed class SourceCaptureSession(SourceCaptureContext ctx)
                         break;
                     }
 
+                case LogicalDecodingMessage m when !tx.Open && m.Prefix == WatermarkTracker.Prefix:
+                    {
+                        // Positioned like a heartbeat: strictly between the commits around it.
+                        var at = new Lsn((ulong)m.MessageLsn - 1);
+                        using var content = new MemoryStream();
+                        await m.Data.CopyToAsync(content, ct);
+                        await EmitDueExportedAsync(at, ct);
+                        if (_tracker.OnWatermark(Encoding.UTF8.GetString(content.GetBuffer(), 0, (int)content.Length), at) is { } action)
+                        {
+                            await EmitChunkAsync(action, at, ct);
+                        }
+
+                        break;
+                    }
+
                 case CommitMessage c:
                     {
                         var end = new Lsn((ulong)c.TransactionEndLsn);
                         ctx.Producer.ProduceEnd(new TxEnd(_name, tx.CommitLsn, end, tx.Xid, tx.TsMs, tx.Seq, tx.Collections()));
+                        _tracker.OnCommit();
                         _prevEnd = end;
                         tx.Close();
                         _lastCommitSeen = DateTime.UtcNow;
@@ -274,18 +510,48 @@ public sealed class SourceCaptureSession(SourceCaptureContext ctx)
 
             if (ctx.Window.IsFull)
             {
-                CaptureMetrics.Paused.WithLabels(_name).Set(1);
-                await ctx.Window.WaitForRoomAsync(ct);
-                CaptureMetrics.Paused.WithLabels(_name).Set(0);
+                await WaitForRoomAsync(ct);
             }
         }
     }
 
-    private void Emit(TransactionState tx, CapturedRelation rel, ChangeOp op, Lsn changeLsn, CapturedRow? before, CapturedRow? after, CapturedRow? keySource)
+    private async Task WaitForRoomAsync(CancellationToken ct)
+    {
+        CaptureMetrics.Paused.WithLabels(_name).Set(1);
+        await ctx.Window.WaitForRoomAsync(ct);
+        CaptureMetrics.Paused.WithLabels(_name).Set(0);
+    }
+
+    /// <summary>A change of a table whose pending exported-snapshot read already holds it.</summary>
+    private bool Suppressed(TransactionState tx, CapturedRelation rel) => _tracker.SuppressChange(rel.Table, tx.CommitLsn);
+
+    /// <summary>Tells the tracker which rows a change touched, when a snapshot of its table is running.</summary>
+    private void Watch(CapturedRelation rel, byte[] key, CapturedRow? before)
+    {
+        if (!rel.HasKey || !_tracker.Watches(rel.Table))
+        {
+            return;
+        }
+
+        _tracker.OnKey(rel.Table, key);
+        if (before is not null)
+        {
+            // The key may have changed: the old key's row is gone from where the chunk read it.
+            _tracker.OnKey(rel.Table, RawEventCodec.WriteKey(before.KeyImage, rel.Table.ToString()));
+        }
+    }
+
+    /// <summary>Writes one change event; returns its Kafka key.</summary>
+    private byte[] Emit(TransactionState tx, CapturedRelation rel, ChangeOp op, Lsn changeLsn, CapturedRow? before, CapturedRow? after, CapturedRow? keySource, Counter.Child counter)
     {
         if (!tx.Open)
         {
             throw new InvalidOperationException("a change arrived outside a transaction");
+        }
+
+        if (_pendingSchema.Remove(rel.RelationId))
+        {
+            EmitSchema(tx, rel);
         }
 
         var seq = tx.Next(rel.Table);
@@ -295,7 +561,107 @@ public sealed class SourceCaptureSession(SourceCaptureContext ctx)
             before, after, after?.Unchanged, tx.CollectionOrder(rel.Table));
         var key = RawEventCodec.WriteKey(keySource is not null && rel.HasKey ? keySource.KeyImage : null, rel.Table.ToString());
         ctx.Producer.ProduceChange(key, _buffer.Written, position);
-        CaptureMetrics.Events.WithLabels(_name, RawEventCodec.OpCode(op)).Inc();
+        counter.Inc();
+        return key;
+    }
+
+    /// <summary>The table's columns as pgoutput now describes them, ahead of the transaction's first change of it.</summary>
+    private void EmitSchema(TransactionState tx, CapturedRelation rel)
+    {
+        var position = new SourcePosition(tx.CommitLsn, tx.NextSchema());
+        ctx.Producer.ProduceSchema(Encoding.UTF8.GetBytes(rel.Table.ToString()),
+            RawEventCodec.WriteSchema(new RawSchemaChange(_name, ctx.Source.Database, rel.Table, position, tx.Xid, tx.TsMs, rel.Schema)), position);
+        ctx.Logger.LogInformation("Source {Source}: {Table} has columns {Columns} from {Position} on", _name, rel.Table,
+            string.Join(", ", rel.Schema.Select(c => $"{c.Name} {c.TypeSql}{(c.IsKey ? " (key)" : "")}")), position);
+        CaptureMetrics.SchemaEvents.WithLabels(_name).Inc();
+    }
+
+    /// <summary>Emits a keyed table's chunk at its high watermark, without the rows the stream already carries newer.</summary>
+    private async Task EmitChunkAsync(WatermarkAction action, Lsn at, CancellationToken ct)
+    {
+        var chunk = action.Chunk;
+        if (at <= _prevEnd || at <= _lastPosition)
+        {
+            throw new InvalidOperationException($"high watermark at {at} is not after the last position emitted ({_prevEnd})");
+        }
+
+        var ts = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        ctx.Producer.ProduceBegin(new TxBegin(_name, at, _prevEnd, 0, ts, TransactionKind.Snapshot, _session));
+        long seq = 0;
+        foreach (var row in chunk.Rows)
+        {
+            if (action.Drop is null || action.Drop.Contains(Encoding.UTF8.GetString(row.Key)))
+            {
+                continue;
+            }
+
+            var position = new SourcePosition(at, ++seq);
+            RawEventCodec.WriteChange(_buffer.Writer, _name, ctx.Source.Database, chunk.Table, ChangeOp.Read, position, at, 0, ts, snapshot: true,
+                null, row.Row, row.Row.Unchanged, seq);
+            ctx.Producer.ProduceChange(row.Key, _buffer.Written, position);
+            if ((seq & 255) == 0 && ctx.Window.IsFull)
+            {
+                await WaitForRoomAsync(ct);
+            }
+        }
+
+        ctx.Producer.ProduceEnd(new TxEnd(_name, at, at, 0, ts, seq, seq > 0 ? [new(chunk.Table.ToString(), seq)] : [], [chunk.Mark(action.Since)]));
+        _prevEnd = at;
+        _lastPosition = at;
+        _eventsRead.Inc(seq);
+        CaptureMetrics.Transactions.WithLabels(_name, "snapshot").Inc();
+        chunk.Emitted.TrySetResult((int)seq);
+    }
+
+    /// <summary>Before anything positioned at or after a pending exported snapshot's consistent point, that snapshot is emitted.</summary>
+    private async Task EmitDueExportedAsync(Lsn position, CancellationToken ct)
+    {
+        if (_tracker.KeylessDue(position) is { } job)
+        {
+            await EmitExportedAsync(job, ct);
+        }
+    }
+
+    /// <summary>
+    /// Emits tables read from an exported snapshot as one snapshot transaction just before its consistent
+    /// point: after every transaction the snapshot saw, before every one it did not. Produced as read, so
+    /// memory stays bounded whatever the tables' size.
+    /// </summary>
+    private async Task EmitExportedAsync(KeylessSnapshotJob job, CancellationToken ct)
+    {
+        var at = new Lsn(job.ConsistentPoint.Value - 1);
+        if (at <= _lastPosition && !_lastPosition.IsZero)
+        {
+            throw new InvalidOperationException($"exported snapshot at {at} is not after the last position emitted ({_lastPosition})");
+        }
+
+        var ts = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        ctx.Producer.ProduceBegin(new TxBegin(_name, at, _prevEnd, 0, ts, TransactionKind.Snapshot, _session));
+        long seq = 0;
+        var collections = new Dictionary<TableId, long>();
+        await job.Read(job, async (table, row) =>
+        {
+            var position = new SourcePosition(at, ++seq);
+            var count = collections[table] = collections.GetValueOrDefault(table) + 1;
+            RawEventCodec.WriteChange(_buffer.Writer, _name, ctx.Source.Database, table, ChangeOp.Read, position, at, 0, ts, snapshot: true,
+                null, row, row.Unchanged, count);
+            var key = RawEventCodec.WriteKey(row.HasKey ? row.KeyImage : null, table.ToString());
+            ctx.Producer.ProduceChange(key, _buffer.Written, position);
+            if ((seq & 255) == 0 && ctx.Window.IsFull)
+            {
+                await WaitForRoomAsync(ct);
+            }
+        }, ct);
+        var end = Lsn.Max(at, _prevEnd);
+        ctx.Producer.ProduceEnd(new TxEnd(_name, at, end, 0, ts, seq,
+            collections.Select(kv => new KeyValuePair<string, long>(kv.Key.ToString(), kv.Value)).ToList(),
+            job.Tables.Select(t => new SnapshotMark(t.Table, t.Generation, 1, null, true, t.Rows, t.TotalRows, at)).ToList()));
+        _prevEnd = end;
+        _lastPosition = at;
+        _eventsRead.Inc(seq);
+        CaptureMetrics.Transactions.WithLabels(_name, "snapshot").Inc();
+        ctx.Logger.LogInformation("Source {Source}: snapshot of {Tables} from the exported snapshot at {Lsn}: {Rows} rows", _name,
+            string.Join(", ", job.Tables.Select(t => t.Table)), job.ConsistentPoint, seq);
     }
 
     /// <summary>
@@ -360,7 +726,7 @@ public sealed class SourceCaptureSession(SourceCaptureContext ctx)
                     await HeartbeatAsync(ct);
                 }
 
-                if (DateTime.UtcNow >= nextHealth)
+                if (_slotReady && DateTime.UtcNow >= nextHealth)
                 {
                     nextHealth = DateTime.UtcNow + TimeSpan.FromSeconds(5);
                     await CheckHealthAsync(appendOnlyCounts, session, ct);
@@ -478,11 +844,53 @@ public sealed class SourceCaptureSession(SourceCaptureContext ctx)
             return ++Seq;
         }
 
+        /// <summary>A schema event takes a position in the transaction but is not a change of a data collection.</summary>
+        public long NextSchema() => ++Seq;
+
         public long CollectionOrder(TableId table) => _collections.GetValueOrDefault(table);
 
         public IReadOnlyList<KeyValuePair<string, long>> Collections() =>
             _collections.Select(kv => new KeyValuePair<string, long>(kv.Key.ToString(), kv.Value)).ToList();
 
         public void Close() => Open = false;
+    }
+}
+
+/// <summary>A snapshot read failed (the source went away, a table vanished); the session restarts and the snapshot resumes.</summary>
+public sealed class SnapshotReadException(string message, Exception inner) : Exception(message, inner);
+
+/// <summary>A temporary slot's exported snapshot, imported and held open by a connection until the stream has emitted its read.</summary>
+internal sealed class ExportedSnapshotHold : IAsyncDisposable
+{
+    public LogicalReplicationConnection? Replication { get; set; }
+
+    public NpgsqlConnection? Connection { get; set; }
+
+    public NpgsqlTransaction? Transaction { get; set; }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (Transaction is not null)
+            {
+                await Transaction.DisposeAsync();
+            }
+
+            if (Connection is not null)
+            {
+                await Connection.DisposeAsync();
+            }
+
+            if (Replication is not null)
+            {
+                // Closing the connection drops the temporary slot.
+                await Replication.DisposeAsync();
+            }
+        }
+        catch (Exception)
+        {
+            // Already broken; the server drops the temporary slot with the connection.
+        }
     }
 }

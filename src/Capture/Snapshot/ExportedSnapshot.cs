@@ -1,69 +1,78 @@
+using System.Globalization;
 using Dapper;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 using Peeq.Cdc.Capture.Replication;
 using Peeq.Cdc.Contracts;
+using Peeq.Cdc.Postgres;
 
 namespace Peeq.Cdc.Capture.Snapshot;
 
 /// <summary>
-/// The initial snapshot of a new slot: every captured table read in the snapshot the slot exported,
-/// emitted as one snapshot "transaction" positioned at the slot's consistent point, so the stream
-/// continues exactly where the snapshot ends (rows committed later arrive as changes).
+/// Reads whole tables in a slot's exported snapshot (imported by <paramref name="conn"/>'s open
+/// REPEATABLE READ transaction), in physical order by <c>ctid</c>: ranges of pages through TID range scans
+/// on PostgreSQL 14+ (no sort, bounded work per statement), one sequential COPY on 13. COPY's text is what
+/// each type's output function writes, the same text pgoutput sends, so snapshot and stream events
+/// encode identically. Used for append-only tables (no key to chunk or merge by) and, on PostgreSQL 13,
+/// for every table (its pgoutput cannot carry the watermarks chunked snapshots need).
 /// </summary>
-public sealed class ExportedSnapshot(SourceCaptureContext ctx, RelationCache relations)
+public static class ExportedSnapshot
 {
-    public async Task RunAsync(string snapshotName, Lsn consistentPoint, string session, CancellationToken ct)
+    /// <summary>Pages per TID range statement (1 GiB of 8 KiB pages).</summary>
+    public const int PagesPerRange = 131072;
+
+    public static async Task ReadAsync(SourceCaptureContext ctx, NpgsqlConnection conn, RelationCache relations, KeylessSnapshotJob job,
+        Func<TableId, CapturedRow, ValueTask> onRow, CancellationToken ct)
     {
         var name = ctx.Source.Options.Name;
-        var ts = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        await using var conn = await ctx.Control.OpenConnectionAsync(ct);
-        await using var tx = await conn.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
-        await conn.ExecuteAsync(new CommandDefinition($"SET TRANSACTION SNAPSHOT {Sql.QuoteLiteral(snapshotName)}", transaction: tx, cancellationToken: ct));
-
-        ctx.Producer.ProduceBegin(new TxBegin(name, consistentPoint, Lsn.Zero, 0, ts, TransactionKind.Snapshot, session));
-        long seq = 0;
-        var buffer = new EventBuffer();
-        var collections = new List<KeyValuePair<string, long>>();
-        foreach (var table in ctx.Source.Tables.Values.OrderBy(t => t.Id))
+        foreach (var t in job.Tables)
         {
-            var columns = relations.ColumnsFromCatalog(table);
-            var estimate = await conn.ExecuteScalarAsync<long>(new CommandDefinition(
-                "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = @oid::oid", new { oid = (long)table.Oid }, transaction: tx, cancellationToken: ct));
-            CaptureMetrics.SnapshotTotalRows.WithLabels(name, table.Id.ToString()).Set(estimate);
-            var rowsGauge = CaptureMetrics.SnapshotRows.WithLabels(name, table.Id.ToString());
+            // The definition as of the snapshot.
+            var info = (await Catalog.LoadTablesAsync(conn, [t.Table], ct)).GetValueOrDefault(t.Table)
+                ?? throw new InvalidOperationException($"table {t.Table} does not exist in the exported snapshot");
+            var columns = relations.ColumnsFromCatalog(info);
+            var label = t.Table.ToString();
+            CaptureMetrics.SnapshotTotalRows.WithLabels(name, label).Set(t.TotalRows);
+            CaptureMetrics.SnapshotRunning.WithLabels(name, label).Set(1);
+            var rowsGauge = CaptureMetrics.SnapshotRows.WithLabels(name, label);
+            var rowsCounter = CaptureMetrics.SnapshotRowsRead.WithLabels(name, label);
             var columnList = string.Join(", ", columns.Select(c => Sql.QuoteIdent(c.Name)));
-            var order = table.KeyColumns.Count > 0 ? " ORDER BY " + string.Join(", ", table.KeyColumns.Select(Sql.QuoteIdent)) : "";
-            long count = 0;
-            using (var reader = await conn.BeginTextExportAsync($"COPY (SELECT {columnList} FROM {table.Id.Quoted}{order}) TO STDOUT", ct))
+            var ranges = new List<string>();
+            if (ctx.Source.ServerVersionNum >= 140000)
             {
+                var pages = await conn.ExecuteScalarAsync<long>(new CommandDefinition(
+                    "SELECT pg_relation_size(@oid::oid) / current_setting('block_size')::bigint", new { oid = (long)info.Oid }, cancellationToken: ct));
+                for (long p = 0; p < Math.Max(pages, 1); p += PagesPerRange)
+                {
+                    ranges.Add(string.Create(CultureInfo.InvariantCulture,
+                        $"COPY (SELECT {columnList} FROM {t.Table.Quoted} WHERE ctid >= '({p},0)'::tid AND ctid < '({p + PagesPerRange},0)'::tid) TO STDOUT"));
+                }
+            }
+            else
+            {
+                ranges.Add($"COPY (SELECT {columnList} FROM {t.Table.Quoted}) TO STDOUT");
+            }
+
+            long count = 0;
+            foreach (var copy in ranges)
+            {
+                using var reader = await conn.BeginTextExportAsync(copy, ct);
                 while (await reader.ReadLineAsync(ct) is { } line)
                 {
-                    var row = CapturedRow.FromValues(columns, CopyTextReader.ParseLine(line, columns.Length), ctx.Protector);
-                    var position = new SourcePosition(consistentPoint, ++seq);
-                    var writer = buffer.Writer;
-                    RawEventCodec.WriteChange(writer, name, ctx.Source.Database, table.Id, ChangeOp.Read, position, consistentPoint, 0, ts, snapshot: true,
-                        null, row, row.Unchanged, ++count);
-                    var key = RawEventCodec.WriteKey(row.HasKey ? row.KeyImage : null, table.Id.ToString());
-                    ctx.Producer.ProduceChange(key, buffer.Written, position);
-                    if ((count & 1023) == 0)
+                    await onRow(t.Table, CapturedRow.FromValues(columns, CopyTextReader.ParseLine(line, columns.Length), ctx.Protector));
+                    if ((++count & 1023) == 0)
                     {
                         rowsGauge.Set(count);
-                        if (ctx.Window.IsFull)
-                        {
-                            await ctx.Window.WaitForRoomAsync(ct);
-                        }
+                        rowsCounter.Inc(1024);
                     }
                 }
             }
 
             rowsGauge.Set(count);
-            CaptureMetrics.Events.WithLabels(name, "r").Inc(count);
-            collections.Add(new(table.Id.ToString(), count));
-            ctx.Logger.LogInformation("Source {Source}: snapshot of {Table}: {Rows} rows", name, table.Id, count);
+            rowsCounter.Inc(count & 1023);
+            t.Rows = count;
+            CaptureMetrics.SnapshotRunning.WithLabels(name, label).Set(0);
+            ctx.Logger.LogInformation("Source {Source}: snapshot of {Table}: {Rows} rows", name, t.Table, count);
         }
-
-        await tx.CommitAsync(ct);
-        ctx.Producer.ProduceEnd(new TxEnd(name, consistentPoint, consistentPoint, 0, ts, seq, collections));
-        CaptureMetrics.Transactions.WithLabels(name, "snapshot").Inc();
     }
 }

@@ -77,6 +77,30 @@ public static class RawEventCodec
             w.WriteString("commit_lsn", e.CommitLsn.ToString());
             w.WriteString("end_lsn", e.EndLsn.ToString());
             w.WriteNumber("txid", e.TxId);
+            SnapshotMark.WriteList(w, e.Snapshot);
+            w.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>A schema event (header <c>peeq-type: schema</c>; docs/contracts.md, "Schema changes").</summary>
+    public static byte[] WriteSchema(RawSchemaChange s)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var w = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            w.WriteStartObject();
+            w.WriteString("type", "schema");
+            w.WriteString("source", s.Source);
+            w.WriteString("db", s.Database);
+            w.WriteString("schema", s.Table.Schema);
+            w.WriteString("table", s.Table.Name);
+            w.WriteString("commit_lsn", s.Position.CommitLsn.ToString());
+            w.WriteNumber("seq", s.Position.Seq);
+            w.WriteNumber("txId", s.TxId);
+            w.WriteNumber("ts_ms", s.TsMs);
+            SchemaColumn.WriteList(w, s.Columns);
             w.WriteEndObject();
         }
 
@@ -222,10 +246,22 @@ public static class RawEventCodec
                     }
                 }
 
-                return new TxEnd(source, commit, Lsn.Parse(Str(obj, "end_lsn")), txid, ts, Long(obj, "event_count"), collections);
+                return new TxEnd(source, commit, Lsn.Parse(Str(obj, "end_lsn")), txid, ts, Long(obj, "event_count"), collections, SnapshotMark.ReadList(obj));
             }
 
             throw new FormatException($"unknown transaction marker status '{s}'");
+        }
+
+        if (obj["type"] is JsonValue type && type.GetValueKind() == JsonValueKind.String && type.GetValue<string>() == "schema")
+        {
+            return new RawSchemaChange(
+                Str(obj, "source"),
+                Str(obj, "db"),
+                new TableId(Str(obj, "schema"), Str(obj, "table")),
+                new SourcePosition(Lsn.Parse(Str(obj, "commit_lsn")), Long(obj, "seq")),
+                Long(obj, "txId"),
+                Long(obj, "ts_ms"),
+                SchemaColumn.ReadList(obj));
         }
 
         var src = obj["source"] as JsonObject ?? throw new FormatException("change event has no 'source' block");

@@ -52,7 +52,10 @@ public sealed record TxBegin(
     public string Id => $"{TxId}:{CommitLsn.Value}";
 }
 
-/// <summary>Closes a source transaction (Debezium's transaction END): how many change events it held.</summary>
+/// <summary>
+/// Closes a source transaction (Debezium's transaction END): how many events (changes and schema events)
+/// it held. A snapshot transaction carries the progress of the tables it read in <see cref="Snapshot"/>.
+/// </summary>
 public sealed record TxEnd(
     string Source,
     Lsn CommitLsn,
@@ -60,7 +63,8 @@ public sealed record TxEnd(
     long TxId,
     long TsMs,
     long EventCount,
-    IReadOnlyList<KeyValuePair<string, long>> DataCollections) : RawEvent(Source)
+    IReadOnlyList<KeyValuePair<string, long>> DataCollections,
+    IReadOnlyList<SnapshotMark>? Snapshot = null) : RawEvent(Source)
 {
     public string Id => $"{TxId}:{CommitLsn.Value}";
 }

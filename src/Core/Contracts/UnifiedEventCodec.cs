@@ -105,6 +105,34 @@ public static class UnifiedEventCodec
                     w.WriteNumber("txid", c.TxId);
                     w.WriteNumber("ts_ms", c.TsMs);
                     w.WriteNumber("operations", c.Operations);
+                    SnapshotMark.WriteList(w, c.Snapshot);
+                    break;
+                case TableSchemaChange sc:
+                    w.WriteString("type", "schema");
+                    w.WriteString("source", sc.Source);
+                    w.WriteString("commit_lsn", sc.CommitLsn.ToString());
+                    w.WriteNumber("seq", sc.Seq);
+                    w.WriteString("schema", sc.Table.Schema);
+                    w.WriteString("table", sc.Table.Name);
+                    w.WriteString("source_schema", sc.SourceTable.Schema);
+                    w.WriteString("source_table", sc.SourceTable.Name);
+                    SchemaColumn.WriteList(w, sc.Columns);
+                    w.WriteNumber("ts_ms", sc.TsMs);
+                    break;
+                case TableStateChange ts:
+                    w.WriteString("type", "table_state");
+                    w.WriteString("source", ts.Source);
+                    w.WriteString("commit_lsn", ts.CommitLsn.ToString());
+                    w.WriteNumber("seq", ts.Seq);
+                    w.WriteString("source_schema", ts.SourceTable.Schema);
+                    w.WriteString("source_table", ts.SourceTable.Name);
+                    w.WriteString("state", ts.State);
+                    if (ts.Reason is not null)
+                    {
+                        w.WriteString("reason", ts.Reason);
+                    }
+
+                    w.WriteNumber("ts_ms", ts.TsMs);
                     break;
                 default:
                     throw new ArgumentException($"unknown unified event {e.GetType().Name}", nameof(e));
@@ -151,7 +179,13 @@ public static class UnifiedEventCodec
                 return new UnifiedBegin(source, commit, Lsn.Parse(Str(o, "prev_end_lsn")),
                     Long(o, "txid"), Long(o, "ts_ms"), ParseKind(Str(o, "kind")), Str(o, "session"));
             case "commit":
-                return new UnifiedCommit(source, commit, Lsn.Parse(Str(o, "end_lsn")), Long(o, "txid"), Long(o, "ts_ms"), Long(o, "operations"));
+                return new UnifiedCommit(source, commit, Lsn.Parse(Str(o, "end_lsn")), Long(o, "txid"), Long(o, "ts_ms"), Long(o, "operations"), SnapshotMark.ReadList(o));
+            case "schema":
+                return new TableSchemaChange(source, commit, Long(o, "seq"), new TableId(Str(o, "schema"), Str(o, "table")),
+                    new TableId(Str(o, "source_schema"), Str(o, "source_table")), SchemaColumn.ReadList(o), Long(o, "ts_ms"));
+            case "table_state":
+                return new TableStateChange(source, commit, Long(o, "seq"), new TableId(Str(o, "source_schema"), Str(o, "source_table")),
+                    Str(o, "state"), o["reason"] is JsonValue rv && rv.GetValueKind() == JsonValueKind.String ? rv.GetValue<string>() : null, Long(o, "ts_ms"));
             case "row":
                 var origin = o["origin"] as JsonObject ?? throw new FormatException("row operation has no origin");
                 IReadOnlyList<JsonObject>? rows = null;

@@ -90,11 +90,16 @@ public sealed record ParkedChange(
     string Payload,
     long TsMs) : UnifiedEvent(Source, CommitLsn);
 
-/// <summary>Closes a source transaction: <see cref="Operations"/> is how many RowOperation/ParkedChange events precede it.</summary>
+/// <summary>
+/// Closes a source transaction: <see cref="Operations"/> is how many RowOperation, ParkedChange,
+/// TableSchemaChange and TableStateChange events precede it. A snapshot transaction's progress marks
+/// (<see cref="Snapshot"/>) are recorded by the Sink in the same target transaction as its rows.
+/// </summary>
 public sealed record UnifiedCommit(
     string Source,
     Lsn CommitLsn,
     Lsn EndLsn,
     long TxId,
     long TsMs,
-    long Operations) : UnifiedEvent(Source, CommitLsn);
+    long Operations,
+    IReadOnlyList<SnapshotMark>? Snapshot = null) : UnifiedEvent(Source, CommitLsn);

@@ -15,10 +15,13 @@ namespace Peeq.Cdc.Sink.Apply;
 /// only applies over an older version from the same source; a key another source owns is parked as
 /// a conflict; deletes leave a tombstone so nothing older can bring the row back.
 /// </summary>
-public sealed class BatchWriter(TargetTables tables, string target, string source, byte[]? sealKey)
+public sealed class BatchWriter(TargetTables tables, string target, string source, byte[]? sealKey, Microsoft.Extensions.Logging.ILogger? logger = null)
 {
     private readonly Dictionary<TableId, string> _staged = [];
     private NpgsqlConnection? _stagedOn;
+
+    /// <summary>Schema changes and parked tables of this source (SchemaChanges.cs).</summary>
+    public SchemaChanges Schema { get; } = new(tables, target, source, logger);
 
     /// <summary>Applies <paramref name="ops"/> (in source order) within <paramref name="tx"/>.</summary>
     public async Task WriteAsync(NpgsqlConnection conn, IReadOnlyList<UnifiedEvent> ops, CancellationToken ct)
@@ -26,12 +29,24 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
         var batches = new Dictionary<TableId, TableBatch>();
         var order = new List<TableBatch>();
         var parked = new List<ParkedChange>();
+        var parkedTable = new List<RowOperation>();
+        await Schema.EnsureLoadedAsync(conn, ct);
         foreach (var e in ops)
         {
             switch (e)
             {
                 case ParkedChange p:
                     parked.Add(p);
+                    break;
+                case TableSchemaChange or TableStateChange:
+                    // A barrier: rows before it land under the old definition, rows after under the new one.
+                    await FlushAsync(conn, order, ct);
+                    batches.Clear();
+                    order.Clear();
+                    await Schema.ApplyAsync(conn, e, ct);
+                    break;
+                case RowOperation r when Schema.Diverts(r):
+                    parkedTable.Add(r);
                     break;
                 case RowOperation { Op: RowOpKind.Truncate } t:
                     // A barrier: everything before it lands first.
@@ -64,6 +79,8 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
         {
             await ParkAsync(conn, parked, ct);
         }
+
+        await Schema.ParkOperationsAsync(conn, parkedTable, ct);
     }
 
     private async Task FlushAsync(NpgsqlConnection conn, List<TableBatch> batches, CancellationToken ct)
@@ -73,7 +90,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
             TargetTable table;
             try
             {
-                table = await tables.GetAsync(b.Table, ct);
+                table = await Schema.GetTableAsync(b.Table, ct);
             }
             catch (TargetTableMissingException e)
             {
@@ -206,7 +223,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
         TargetTable table;
         try
         {
-            table = await tables.GetAsync(t.Table, ct);
+            table = await Schema.GetTableAsync(t.Table, ct);
         }
         catch (TargetTableMissingException e)
         {
@@ -241,7 +258,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
         TargetTable table;
         try
         {
-            table = await tables.GetAsync(r.Table, ct);
+            table = await Schema.GetTableAsync(r.Table, ct);
         }
         catch (TargetTableMissingException e)
         {
@@ -332,9 +349,11 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
             _stagedOn = conn;
         }
 
-        if (!_staged.TryGetValue(table.Id, out var stage))
+        // Named after the column list too: a table that gained a column gets a new staging table.
+        var stage = Q("peeq_stage_" + TargetTables.LineageName(table.Id)[8..] + "_" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
+            Encoding.UTF8.GetBytes(string.Join("\n", table.Info.Columns.Select(c => c.Name)))))[..6]);
+        if (!_staged.TryGetValue(table.Id, out var known) || known != stage)
         {
-            stage = Q("peeq_stage_" + TargetTables.LineageName(table.Id)[8..]);
             var cols = string.Join(", ", table.Info.Columns.Select(c => $"{Q(c.Name)} text"));
             await conn.ExecuteAsync(new CommandDefinition($"""
                 CREATE TEMP TABLE IF NOT EXISTS {stage} ({cols}{(cols.Length > 0 ? ", " : "")}

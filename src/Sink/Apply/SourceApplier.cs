@@ -70,7 +70,7 @@ public sealed class SourceApplier : IAsyncDisposable
         _options = options;
         _logger = logger;
         _done = done;
-        _writer = new BatchWriter(tables, target, source, sealKey);
+        _writer = new BatchWriter(tables, target, source, sealKey, logger);
         _queue = Channel.CreateBounded<Delivered>(new BoundedChannelOptions(Math.Max(1000, options.MaxBatchRows))
         {
             FullMode = BoundedChannelFullMode.Wait,
@@ -230,7 +230,7 @@ public sealed class SourceApplier : IAsyncDisposable
                 }
 
                 break;
-            case RowOperation or ParkedChange:
+            case RowOperation or ParkedChange or TableSchemaChange or TableStateChange:
                 if (_open is null || _skipOpen || d.Event.CommitLsn != _open.CommitLsn)
                 {
                     if (_open is null || d.Event.CommitLsn != _open.CommitLsn)
@@ -247,6 +247,8 @@ public sealed class SourceApplier : IAsyncDisposable
                 {
                     RowOperation r => r.Position,
                     ParkedChange p => new SourcePosition(p.CommitLsn, p.Seq),
+                    TableSchemaChange sc => new SourcePosition(sc.CommitLsn, sc.Seq),
+                    TableStateChange ts => new SourcePosition(ts.CommitLsn, ts.Seq),
                     _ => _receivedPosition,
                 };
                 if (_buffer.Count >= _options.MaxBatchRows || _careful.Contains(_open.CommitLsn) && _buffer.Count >= 1)
@@ -383,6 +385,7 @@ public sealed class SourceApplier : IAsyncDisposable
         await _tx!.RollbackAsync(ct);
         await _tx.DisposeAsync();
         _tx = null;
+        _writer.Schema.RolledBack();
         if (!_batchInMemory)
         {
             _careful.Add(failedLsn);
@@ -453,6 +456,7 @@ public sealed class SourceApplier : IAsyncDisposable
         if (_openFlushed && _tx is not null && _conn is not null)
         {
             await _conn.ExecuteAsync(new CommandDefinition("ROLLBACK TO SAVEPOINT source_tx", transaction: _tx, cancellationToken: ct));
+            _writer.Schema.RolledBack();
             if (_batchOps.Count > _batch.Count)
             {
                 _batchOps.RemoveAt(_batchOps.Count - 1);
@@ -475,6 +479,10 @@ public sealed class SourceApplier : IAsyncDisposable
             WHERE a.commit_lsn < excluded.commit_lsn
             """, new { source = _source, commit = c.CommitLsn.ToString(), end = c.EndLsn.ToString(), seq = c.Operations + 1, txid = c.TxId, ts = (double)c.TsMs },
             transaction: _tx, cancellationToken: ct));
+        if (c.Snapshot is { Count: > 0 })
+        {
+            await SnapshotProgress.RecordAsync(conn, _source, c, _writer.Schema, _logger, ct);
+        }
         if (_openFlushed)
         {
             await conn.ExecuteAsync(new CommandDefinition("RELEASE SAVEPOINT source_tx", transaction: _tx, cancellationToken: ct));
@@ -495,6 +503,7 @@ public sealed class SourceApplier : IAsyncDisposable
         await _tx.CommitAsync(ct);
         await _tx.DisposeAsync();
         _tx = null;
+        _writer.Schema.Committed();
         var last = _batch[^1].Commit;
         _appliedCommit = last.CommitLsn;
         _appliedEnd = last.EndLsn;
@@ -580,6 +589,7 @@ public sealed class SourceApplier : IAsyncDisposable
 
         _tx = null;
         _conn = null;
+        _writer.Schema.RolledBack();
         _open = null;
         _skipOpen = false;
         _buffer.Clear();

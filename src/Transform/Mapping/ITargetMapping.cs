@@ -21,7 +21,13 @@ public interface ITargetMapping
     /// <see cref="MappingException"/> when the change cannot be mapped; the Transform parks it.
     /// </summary>
     void Map(RawChange change, MappingOutput output);
+
+    /// <summary>A source table's columns changed mid-stream: null when this mapping can take the change, else why the table must be parked.</summary>
+    string? CheckSchema(string source, TableId table, IReadOnlyList<SourceColumn> columns);
 }
+
+/// <summary>A source table's column as a schema event describes it: <see cref="TypeSql"/> is format_type's text (<c>character varying(30)</c>).</summary>
+public sealed record SourceColumn(string Name, string TypeSql, bool IsKey);
 
 /// <summary>The operations produced for one change, numbered in order (the Sub of each RowOperation).</summary>
 public sealed class MappingOutput

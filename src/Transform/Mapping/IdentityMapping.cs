@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using Peeq.Cdc.Contracts;
 
@@ -6,11 +7,50 @@ namespace Peeq.Cdc.Transform.Mapping;
 /// <summary>
 /// Every captured table to the table of the same schema and name in the target, column for column,
 /// keyed by the source key. Tables without a key are append-only: inserts replicate once; an update or
-/// delete on them cannot be placed and is parked with the reason, never guessed.
+/// delete on them cannot be placed and is parked with the reason, never guessed. The target follows
+/// the source's columns: an added column is added to it (the Sink does, on the schema event the
+/// Transform passes on), a dropped one simply stops appearing.
 /// </summary>
 public sealed class IdentityMapping(string target, IReadOnlySet<string> sources) : ITargetMapping
 {
+    // The columns last seen per source table, to tell what a schema event changed.
+    private readonly ConcurrentDictionary<(string Source, TableId Table), IReadOnlyList<SourceColumn>> _seen = new();
+
     public string Target => target;
+
+    /// <summary>
+    /// Takes added and dropped columns. Parks the table when its key changed (rows could no longer be
+    /// matched to the target's) or a column changed to a type its previous type's column cannot hold
+    /// (the target column was made from the previous definition). Only a change seen in this process can
+    /// be judged here; the Sink checks every schema event against the target table itself, so a change
+    /// made while the Transform was down is caught there.
+    /// </summary>
+    public string? CheckSchema(string source, TableId table, IReadOnlyList<SourceColumn> columns)
+    {
+        var before = _seen.GetValueOrDefault((source, table));
+        _seen[(source, table)] = columns;
+        if (before is null)
+        {
+            return null;
+        }
+
+        var oldKey = before.Where(c => c.IsKey).Select(c => c.Name).ToList();
+        var newKey = columns.Where(c => c.IsKey).Select(c => c.Name).ToList();
+        if (!oldKey.SequenceEqual(newKey))
+        {
+            return $"schema change: the key of {table} changed from ({string.Join(", ", oldKey)}) to ({string.Join(", ", newKey)}); its rows can no longer be matched to the target's";
+        }
+
+        foreach (var c in columns)
+        {
+            if (before.FirstOrDefault(o => o.Name == c.Name) is { } old && !TypeCompatibility.CanHold(old.TypeSql, c.TypeSql))
+            {
+                return $"schema change: column {c.Name} of {table} changed type from {old.TypeSql} to {c.TypeSql}, which the target column (made as {old.TypeSql}) cannot hold without loss";
+            }
+        }
+
+        return null;
+    }
 
     public bool Handles(string source, TableId table) => sources.Contains(source);
 

@@ -150,6 +150,7 @@ public sealed class TransformService(
                 state.Broken = false;
                 state.RawEvents = 0;
                 state.Operations = 0;
+                state.SnapshotTargets.Clear();
                 Produce(producer, state, UnifiedBegin.From(b));
                 break;
             case RawChange c:
@@ -193,7 +194,27 @@ public sealed class TransformService(
                     state.Operations++;
                 }
 
+                if (state.Open.Kind == TransactionKind.Snapshot)
+                {
+                    SnapshotTargets.Note(state.SnapshotTargets, c.Table, output.Operations);
+                }
+
                 TransformMetrics.OperationsOut.WithLabels(state.Source, state.Mapping.Target).Inc(output.Operations.Count);
+                break;
+            case RawSchemaChange sc:
+                if (state.Open is null || sc.Position.CommitLsn != state.Open.CommitLsn)
+                {
+                    state.Broken = true;
+                    return;
+                }
+
+                state.RawEvents++;
+                if (SchemaEvents.Map(sc, state.Source, state.Mapping, _logger) is { } unified)
+                {
+                    Produce(producer, state, unified);
+                    state.Operations++;
+                }
+
                 break;
             case TxEnd e:
                 if (state.Open is null || e.CommitLsn != state.Open.CommitLsn || state.Broken || e.EventCount != state.RawEvents)
@@ -206,7 +227,8 @@ public sealed class TransformService(
                 }
 
                 var offset = new TopicPartitionOffset(result.TopicPartition, result.Offset + 1);
-                Produce(producer, state, new UnifiedCommit(state.Source, e.CommitLsn, e.EndLsn, e.TxId, e.TsMs, state.Operations), offset);
+                Produce(producer, state, new UnifiedCommit(state.Source, e.CommitLsn, e.EndLsn, e.TxId, e.TsMs, state.Operations,
+                    SnapshotTargets.Attach(e.Snapshot, state.SnapshotTargets, state.Mapping)), offset);
                 TransformMetrics.Transactions.WithLabels(state.Source).Inc();
                 state.Open = null;
                 break;
@@ -318,5 +340,8 @@ public sealed class TransformService(
         public long RawEvents { get; set; }
 
         public long Operations { get; set; }
+
+        /// <summary>In a snapshot transaction: the target tables each source table's rows were mapped to.</summary>
+        public Dictionary<TableId, HashSet<TableId>> SnapshotTargets { get; } = [];
     }
 }

@@ -97,16 +97,26 @@ public sealed class PipelineProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly ITestOutputHelper _output;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _lines;
 
-    private PipelineProcess(Process process, ITestOutputHelper output)
+    private PipelineProcess(Process process, ITestOutputHelper output, System.Collections.Concurrent.ConcurrentQueue<string> lines)
     {
         _process = process;
         _output = output;
+        _lines = lines;
     }
+
+    /// <summary>Everything the process printed so far (stdout and stderr), line by line.</summary>
+    public IReadOnlyCollection<string> Lines => _lines;
+
+    public int Id => _process.Id;
 
     public static string Executable => Path.Combine(AppContext.BaseDirectory, "peeq-cdc.dll");
 
-    public static PipelineProcess Start(ITestOutputHelper output, params string[] args)
+    public static PipelineProcess Start(ITestOutputHelper output, params string[] args) => Start(output, null, args);
+
+    /// <summary>Starts the executable with extra environment variables.</summary>
+    public static PipelineProcess Start(ITestOutputHelper output, IReadOnlyDictionary<string, string?>? environment, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(Executable);
@@ -115,6 +125,12 @@ public sealed class PipelineProcess : IAsyncDisposable
             psi.ArgumentList.Add(a);
         }
 
+        foreach (var (k, v) in environment ?? new Dictionary<string, string?>())
+        {
+            psi.Environment[k] = v;
+        }
+
+        var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
         var p = Process.Start(psi)!;
         void Forward(string? line)
         {
@@ -123,6 +139,7 @@ public sealed class PipelineProcess : IAsyncDisposable
                 return;
             }
 
+            lines.Enqueue(line);
             try
             {
                 output.WriteLine($"[peeq-cdc {p.Id}] {line}");
@@ -136,7 +153,7 @@ public sealed class PipelineProcess : IAsyncDisposable
         p.ErrorDataReceived += (_, e) => Forward(e.Data);
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
-        return new PipelineProcess(p, output);
+        return new PipelineProcess(p, output, lines);
     }
 
     /// <summary>Runs a command to completion; returns its exit code and everything it printed.</summary>

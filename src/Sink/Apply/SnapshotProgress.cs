@@ -1,0 +1,152 @@
+using Dapper;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Peeq.Cdc.Contracts;
+using Prometheus;
+
+namespace Peeq.Cdc.Sink.Apply;
+
+/// <summary>
+/// Records snapshot progress (docs/contracts.md, "Snapshots") in the same target transaction as the
+/// chunk it describes: peeq_cdc.source_table_state per source table (what Capture reads back to resume),
+/// and peeq_cdc.table_state per target table (loading while any of its source tables' snapshots runs,
+/// ready after, parked while one is parked). When a generation completes, target rows of that source
+/// table whose last change is older than the generation's start are rows the source no longer has
+/// (deleted while the slot was lost, or while the table was not captured): they are deleted, with a
+/// tombstone, unless the snapshot parked that row instead of applying it.
+/// </summary>
+public static class SnapshotProgress
+{
+    private static readonly Counter Swept = Metrics.CreateCounter(
+        "peeq_cdc_sink_snapshot_swept_rows_total", "Target rows removed when a snapshot completed because the source no longer has them.", "source", "table");
+
+    private static readonly Counter Completed = Metrics.CreateCounter(
+        "peeq_cdc_sink_snapshots_completed_total", "Table snapshots whose last chunk was applied.", "source");
+
+    public static async Task RecordAsync(NpgsqlConnection conn, string source, UnifiedCommit commit, SchemaChanges schema, ILogger? logger, CancellationToken ct)
+    {
+        foreach (var m in commit.Snapshot ?? [])
+        {
+            var targets = (m.TargetTables ?? []).Select(t => t.ToString()).ToArray();
+            var row = await conn.QuerySingleOrDefaultAsync<(long generation, bool unparked)?>(new CommandDefinition("""
+                INSERT INTO peeq_cdc.source_table_state AS s (source, source_table, source_schema_name, source_table_name, snapshot_generation, snapshot_state,
+                    snapshot_chunk, snapshot_last_key, snapshot_rows, snapshot_total_rows, snapshot_since, snapshot_started_at, snapshot_finished_at, target_tables, updated_at)
+                VALUES (@source, @display, @schema, @name, @generation, CASE WHEN @done THEN 'done' ELSE 'loading' END,
+                    @chunk, @lastKey::jsonb, @rows, @total, @since::pg_lsn, now(), CASE WHEN @done THEN now() END, @targets, now())
+                ON CONFLICT (source, source_table) DO UPDATE SET
+                    snapshot_since = CASE WHEN s.snapshot_generation = excluded.snapshot_generation AND excluded.snapshot_chunk > 1
+                                          THEN coalesce(s.snapshot_since, excluded.snapshot_since) ELSE excluded.snapshot_since END,
+                    snapshot_started_at = CASE WHEN s.snapshot_generation = excluded.snapshot_generation AND excluded.snapshot_chunk > 1
+                                               THEN s.snapshot_started_at ELSE now() END,
+                    snapshot_generation = excluded.snapshot_generation,
+                    snapshot_state = excluded.snapshot_state,
+                    snapshot_chunk = excluded.snapshot_chunk,
+                    snapshot_last_key = excluded.snapshot_last_key,
+                    snapshot_rows = excluded.snapshot_rows,
+                    snapshot_total_rows = excluded.snapshot_total_rows,
+                    snapshot_finished_at = excluded.snapshot_finished_at,
+                    parked_reason = CASE WHEN @done AND excluded.snapshot_generation > coalesce(s.parked_generation, 0) THEN NULL ELSE s.parked_reason END,
+                    target_tables = ARRAY(SELECT DISTINCT x FROM unnest(s.target_tables || excluded.target_tables) AS x ORDER BY x),
+                    updated_at = now()
+                WHERE s.snapshot_generation <= excluded.snapshot_generation
+                RETURNING s.snapshot_generation, (s.parked_reason IS NULL AND s.parked_at IS NOT NULL) AS unparked
+                """, new
+            {
+                source,
+                display = m.Table.ToString(),
+                schema = m.Table.Schema,
+                name = m.Table.Name,
+                generation = m.Generation,
+                done = m.Done,
+                chunk = m.Chunk,
+                lastKey = m.LastKey?.ToJsonString(),
+                rows = m.Rows,
+                total = m.TotalRows,
+                since = m.Since.ToString(),
+                targets,
+            }, cancellationToken: ct));
+            if (row is null)
+            {
+                continue; // an older generation's chunk: its rows applied, its progress superseded
+            }
+
+            if (row.Value.unparked && schema.Parked.ContainsKey(m.Table))
+            {
+                // Only clear the park once: parked_at stays as the record of when it happened.
+                await conn.ExecuteAsync(new CommandDefinition(
+                    "UPDATE peeq_cdc.source_table_state SET parked_at = NULL, parked_lsn = NULL, parked_generation = NULL WHERE source = @source AND source_schema_name = @schema AND source_table_name = @name",
+                    new { source, schema = m.Table.Schema, name = m.Table.Name }, cancellationToken: ct));
+                schema.Unparked(m.Table);
+                logger?.LogInformation("Sink {Source}: {Table} was re-snapshotted after it was parked; it flows again", source, m.Table);
+            }
+
+            if (m.Done)
+            {
+                Completed.WithLabels(source).Inc();
+                foreach (var target in m.TargetTables ?? [])
+                {
+                    await SweepAsync(conn, source, m, target, schema, logger, ct);
+                }
+            }
+
+            await RefreshTableStateAsync(conn, source, m.Table, ct);
+        }
+    }
+
+    /// <summary>
+    /// table_state for the target tables a source table feeds: parked if any source table of this source
+    /// feeding it is parked, loading if any is being snapshotted, else ready.
+    /// </summary>
+    public static async Task RefreshTableStateAsync(NpgsqlConnection conn, string source, TableId sourceTable, CancellationToken ct) =>
+        await conn.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO peeq_cdc.table_state AS ts (target_table, source, state, reason, updated_at)
+            SELECT x, @source,
+                   CASE WHEN bool_or(s.parked_reason IS NOT NULL) THEN 'parked'
+                        WHEN bool_or(s.snapshot_state = 'loading') THEN 'loading' ELSE 'ready' END,
+                   string_agg(s.parked_reason, '; ' ORDER BY s.source_table),
+                   now()
+            FROM peeq_cdc.source_table_state s CROSS JOIN LATERAL unnest(s.target_tables) AS x
+            WHERE s.source = @source
+              AND x IN (SELECT unnest(target_tables) FROM peeq_cdc.source_table_state WHERE source = @source AND source_schema_name = @schema AND source_table_name = @name)
+            GROUP BY x
+            ON CONFLICT (target_table, source) DO UPDATE SET state = excluded.state, reason = excluded.reason, updated_at = excluded.updated_at
+            WHERE ts.state IS DISTINCT FROM excluded.state OR ts.reason IS DISTINCT FROM excluded.reason
+            """, new { source, schema = sourceTable.Schema, name = sourceTable.Name }, cancellationToken: ct));
+
+    private static async Task SweepAsync(NpgsqlConnection conn, string source, SnapshotMark m, TableId targetId, SchemaChanges schema, ILogger? logger, CancellationToken ct)
+    {
+        var since = await conn.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "SELECT snapshot_since::text FROM peeq_cdc.source_table_state WHERE source = @source AND source_schema_name = @schema AND source_table_name = @name",
+            new { source, schema = m.Table.Schema, name = m.Table.Name }, cancellationToken: ct));
+        TargetTable target;
+        try
+        {
+            target = await schema.GetTableAsync(targetId, ct);
+        }
+        catch (TargetTableMissingException)
+        {
+            return;
+        }
+
+        if (since is null || target.Info.IsKeyless)
+        {
+            return; // no lineage: rows of a keyless table cannot be told apart
+        }
+
+        var keys = target.Key.Select(Sql.QuoteIdent).ToList();
+        var n = await conn.ExecuteAsync(new CommandDefinition($"""
+            WITH gone AS (
+                UPDATE {target.QuotedLineage} l SET deleted = true, updated_at = now()
+                WHERE l.source = @source AND l.origin_table = @origin AND NOT l.deleted AND l.lsn < @since::pg_lsn
+                  AND NOT EXISTS (SELECT 1 FROM peeq_cdc.parked_rows p
+                                  WHERE p.source = @source AND p.source_table = @origin AND p.source_key = l.origin_key AND p.commit_lsn >= @since::pg_lsn)
+                RETURNING {string.Join(", ", keys.Select(k => "l." + k))})
+            DELETE FROM {target.Id.Quoted} t USING gone g WHERE {string.Join(" AND ", keys.Select(k => $"t.{k} = g.{k}"))}
+            """, new { source, origin = m.Table.ToString(), since }, cancellationToken: ct));
+        if (n > 0)
+        {
+            Swept.WithLabels(source, target.Id.ToString()).Inc(n);
+            logger?.LogInformation("Sink {Source}: snapshot of {Table} complete; removed {Rows} row(s) of {Target} the source no longer has", source, m.Table, n, target.Id);
+        }
+    }
+}

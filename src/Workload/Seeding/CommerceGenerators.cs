@@ -295,6 +295,9 @@ internal static class CommerceGenerators
 
     // ------------------------------------------------------------------ wallet-db
 
+    /// <summary>Never a real item_id: those are &lt;TYPE&gt;-&lt;base36 index&gt;-&lt;slug&gt; with far fewer items than "deleted" in base 36.</summary>
+    private const string UnknownItemPrefix = "CONTENT-deleted-";
+
     public static long PlannedWallet(SeedUniverse u) => u.Wallets + u.WalletEvents * 12L / 10;
 
     /// <summary>
@@ -330,6 +333,12 @@ internal static class CommerceGenerators
                 if (amount != decimal.Truncate(amount * 100) / 100)
                 {
                     a.Add(Anomalies.SubCentAmount);
+                }
+
+                if (item is not null && item.StartsWith(UnknownItemPrefix, StringComparison.Ordinal))
+                {
+                    // Purchases of a deleted item, and refunds of those purchases.
+                    a.Add(Anomalies.WalletTxOfUnknownItem);
                 }
 
                 if (wallet >= 0)
@@ -400,11 +409,7 @@ internal static class CommerceGenerators
                     }
 
                     var amount = item.Price is > 0 and <= 5_000 ? item.Price.Value : 9.99m;
-                    var itemId = j % 67 == 5 ? $"CONTENT-deleted-{Words.Base36(j)}" : item.ItemId;
-                    if (j % 67 == 5)
-                    {
-                        a.Add(Anomalies.WalletTxOfUnknownItem);
-                    }
+                    var itemId = j % 67 == 5 ? $"{UnknownItemPrefix}{Words.Base36(j)}" : item.ItemId;
 
                     TopUpFor(wallet, amount, at, ref r);
                     if (p >= 93)

@@ -367,7 +367,7 @@ public sealed class SourceCaptureSession(SourceCaptureContext ctx)
                     await HeartbeatAsync(ct);
                 }
 
-                if (_slotReady && DateTime.UtcNow >= nextHealth)
+                if (DateTime.UtcNow >= nextHealth)
                 {
                     nextHealth = DateTime.UtcNow + TimeSpan.FromSeconds(5);
                     await CheckHealthAsync(appendOnlyCounts, session, ct);

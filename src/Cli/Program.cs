@@ -35,6 +35,8 @@ public static class Program
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(DevCommands.Create());
         root.Subcommands.Add(ConfigCommand.Create());
+        root.Subcommands.Add(SeedDataCommand.Create());
+        root.Subcommands.Add(WorkloadCommand.Create());
         return root;
     }
 

@@ -94,6 +94,10 @@ public sealed class SourceCaptureSession(SourceCaptureContext ctx)
     private Exception? _monitorFailure;
     private volatile bool _streaming;
 
+    // Set once the slot exists: creating one waits for every running transaction on the server (seconds,
+    // when many sources start together), and a health check before then would take it for dropped.
+    private volatile bool _slotReady;
+
     private async Task<Lsn> PrepareSlotAsync(LogicalReplicationConnection repl, RelationCache relations, SinkProgress progress, CancellationToken ct)
     {
         var options = ctx.Source.Options;
@@ -112,6 +116,7 @@ public sealed class SourceCaptureSession(SourceCaptureContext ctx)
         }
 
         CheckSlot(slot);
+        _slotReady = true;
         if (!progress.HasApplied)
         {
             if (!options.CreateReplicationObjects)
@@ -124,6 +129,7 @@ public sealed class SourceCaptureSession(SourceCaptureContext ctx)
             // Our own slot from a run that died before its initial snapshot was applied: nothing was
             // confirmed past the snapshot point, so starting over loses nothing.
             ctx.Logger.LogWarning("Source {Source}: initial snapshot never completed; dropping slot {Slot} and starting over", _name, slot.Name);
+            _slotReady = false;
             await repl.DropReplicationSlot(slot.Name, wait: true, cancellationToken: ct);
             return await CreateSlotAndSnapshotAsync(repl, relations, ct);
         }
@@ -165,6 +171,7 @@ public sealed class SourceCaptureSession(SourceCaptureContext ctx)
     {
         var slot = await repl.CreatePgOutputReplicationSlot(ctx.Source.Options.SlotName, temporarySlot: false,
             slotSnapshotInitMode: LogicalSlotSnapshotInitMode.Export, cancellationToken: ct);
+        _slotReady = true;
         var consistent = new Lsn((ulong)slot.ConsistentPoint);
         ctx.Logger.LogInformation("Source {Source}: created slot {Slot} at {Lsn}; taking the initial snapshot", _name, slot.Name, consistent);
         await new ExportedSnapshot(ctx, relations).RunAsync(slot.SnapshotName!, consistent, _session, ct);

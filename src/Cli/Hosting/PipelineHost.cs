@@ -85,6 +85,6 @@ public static class Mappings
         config.Options.Targets.ToDictionary(
             t => t.Name,
             t => t.IsIdentity
-                ? (ITargetMapping)new IdentityMapping(t.Name, config.Options.Sources.Where(s => s.Target == t.Name).Select(s => s.Name).ToHashSet())
+                ? (ITargetMapping)new IdentityMapping(t.Name, config.Options.Sources.Where(s => s.Target == t.Name).ToDictionary(s => s.Name, s => s.TargetSchema))
                 : throw new ConfigurationException($"target '{t.Name}': mapping file '{t.Mapping}': declarative mappings are not available in this build"));
 }

@@ -76,6 +76,16 @@ public sealed class SourceOptions
     /// <summary>Create the slot and publication when missing (false: a DBA pre-created them for a least-privilege role).</summary>
     public bool CreateReplicationObjects { get; set; } = true;
 
+    /// <summary>
+    /// Identity mapping only: the target schema this source's tables land in (null = the source table's own
+    /// schema). Lets two sources with same-named tables share one target database without colliding.
+    /// </summary>
+    public string? TargetSchema { get; set; }
+
+    /// <summary>The target table the identity mapping gives a source table: same name, in <see cref="TargetSchema"/> when set.</summary>
+    public Contracts.TableId IdentityTarget(Contracts.TableId sourceTable) =>
+        string.IsNullOrEmpty(TargetSchema) ? sourceTable : new Contracts.TableId(TargetSchema, sourceTable.Name);
+
     [YamlIgnore]
     public string SlotName => Slot ?? DefaultObjectName();
 

@@ -109,6 +109,18 @@ public sealed partial class PipelineOptionsValidator(ConfigFile? file = null) : 
                 Error($"{k}:slot", $"slot '{s.SlotName}' is used by two sources");
             }
 
+            if (s.TargetSchema is { } schema)
+            {
+                if (schema.Length is 0 or > 63 || schema.Contains('\0'))
+                {
+                    Error($"{k}:targetSchema", "must be a schema name of 1 to 63 characters");
+                }
+                else if (schema == Postgres.PipelineSchema.Schema)
+                {
+                    Error($"{k}:targetSchema", $"'{schema}' is the pipeline's own schema in every target; choose another");
+                }
+            }
+
             if (s.Tables.Count == 0)
             {
                 Error($"{k}:tables", "at least one table is required");

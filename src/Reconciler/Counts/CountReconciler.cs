@@ -27,9 +27,11 @@ public sealed class CountReconciler(PipelineOptions options)
                 await using var dst = await PgConnections.OpenAsync(target.ConnectionString, $"target '{target.Name}'", ct);
                 foreach (var table in source.Tables.Select(t => TableId.Parse(t)))
                 {
+                    // Identity targets may put a source's tables in its targetSchema.
+                    var targetTable = target.IsIdentity ? source.IdentityTarget(table) : table;
                     var sourceRows = await src.ExecuteScalarAsync<long>(new CommandDefinition($"SELECT count(*) FROM {table.Quoted}", cancellationToken: ct));
-                    var (targetRows, note) = await CountTargetAsync(dst, source.Name, table, ct);
-                    checks.Add(new CountCheck(source.Name, table.ToString(), target.Name, table.ToString(), sourceRows, targetRows,
+                    var (targetRows, note) = await CountTargetAsync(dst, source.Name, table, targetTable, ct);
+                    checks.Add(new CountCheck(source.Name, table.ToString(), target.Name, targetTable.ToString(), sourceRows, targetRows,
                         sourceRows == targetRows ? Verdict.Clean : Verdict.Different, note));
                 }
             }
@@ -43,7 +45,7 @@ public sealed class CountReconciler(PipelineOptions options)
         return new ReconciliationReport(Guid.NewGuid().ToString("N")[..12], started, DateTimeOffset.UtcNow, verdict, checks, errors);
     }
 
-    private static async Task<(long Rows, string? Note)> CountTargetAsync(NpgsqlConnection dst, string source, TableId table, CancellationToken ct)
+    private static async Task<(long Rows, string? Note)> CountTargetAsync(NpgsqlConnection dst, string source, TableId origin, TableId table, CancellationToken ct)
     {
         var registered = await dst.QuerySingleOrDefaultAsync<(string lineage_table, string[] key_columns)?>(new CommandDefinition(
             "SELECT lineage_table, key_columns FROM peeq_cdc.lineage_tables WHERE target_table = @t", new { t = table.ToString() }, cancellationToken: ct));
@@ -66,7 +68,7 @@ public sealed class CountReconciler(PipelineOptions options)
         var rows = await dst.ExecuteScalarAsync<long>(new CommandDefinition(
             $"SELECT count(*) FROM {table.Quoted} t JOIN {Sql.QuoteIdent(PipelineSchema.Schema)}.{Sql.QuoteIdent(lineage.lineage_table)} l ON {join} "
             + "WHERE l.source = @source AND l.origin_table = @origin AND NOT l.deleted",
-            new { source, origin = table.ToString() }, cancellationToken: ct));
+            new { source, origin = origin.ToString() }, cancellationToken: ct));
         return (rows, null);
     }
 }

@@ -4,19 +4,36 @@ using Peeq.Cdc.Contracts;
 namespace Peeq.Cdc.Transform.Mapping;
 
 /// <summary>
-/// Every captured table to the table of the same schema and name in the target, column for column,
-/// keyed by the source key. Tables without a key are append-only: inserts replicate once; an update or
-/// delete on them cannot be placed and is parked with the reason, never guessed.
+/// Every captured table to the table of the same schema and name in the target (or of the same name in
+/// the source's <c>targetSchema</c>), column for column, keyed by the source key. Tables without a key
+/// are append-only: inserts replicate once; an update or delete on them cannot be placed and is parked
+/// with the reason, never guessed.
 /// </summary>
-public sealed class IdentityMapping(string target, IReadOnlySet<string> sources) : ITargetMapping
+public sealed class IdentityMapping : ITargetMapping
 {
-    public string Target => target;
+    private readonly string _target;
+    private readonly IReadOnlyDictionary<string, string?> _targetSchemas;
 
-    public bool Handles(string source, TableId table) => sources.Contains(source);
+    /// <summary>Each source's tables keep their own schema.</summary>
+    public IdentityMapping(string target, IReadOnlySet<string> sources)
+        : this(target, sources.ToDictionary(s => s, _ => (string?)null))
+    {
+    }
+
+    /// <summary>Each source's tables go to the given target schema (null: the source table's own).</summary>
+    public IdentityMapping(string target, IReadOnlyDictionary<string, string?> targetSchemas)
+    {
+        _target = target;
+        _targetSchemas = targetSchemas;
+    }
+
+    public string Target => _target;
+
+    public bool Handles(string source, TableId table) => _targetSchemas.ContainsKey(source);
 
     public void Map(RawChange change, MappingOutput output)
     {
-        var table = change.Table;
+        var table = _targetSchemas.GetValueOrDefault(change.Source) is { Length: > 0 } schema ? new TableId(schema, change.Table.Name) : change.Table;
         var keyed = change.Key is { Count: > 0 };
         switch (change.Op)
         {

@@ -164,6 +164,7 @@ public sealed class TransformService(
                 TransformMetrics.EventsIn.WithLabels(state.Source).Inc();
                 output.Clear();
                 string? failure = null;
+                TableId? failedTarget = null;
                 try
                 {
                     state.Mapping.Map(c, output);
@@ -171,6 +172,7 @@ public sealed class TransformService(
                 catch (MappingException e)
                 {
                     failure = e.Message;
+                    failedTarget = e.TargetTable;
                 }
                 catch (Exception e)
                 {
@@ -181,7 +183,7 @@ public sealed class TransformService(
                 if (failure is not null)
                 {
                     TransformMetrics.Parked.WithLabels(state.Source, c.Table.ToString()).Inc();
-                    Produce(producer, state, new ParkedChange(state.Source, c.Position.CommitLsn, c.Position.Seq, c.Table, c.Key, null, failure,
+                    Produce(producer, state, new ParkedChange(state.Source, c.Position.CommitLsn, c.Position.Seq, c.Table, c.Key, failedTarget, failure,
                         Encoding.UTF8.GetString(result.Message.Value), c.TsMs));
                     state.Operations++;
                     break;

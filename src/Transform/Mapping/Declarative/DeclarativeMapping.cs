@@ -178,8 +178,8 @@ public sealed class DeclarativeMapping : ITargetMapping
         }
 
         var rank = conflict.Order.ToList().IndexOf(source);
-        // A source the order does not name ranks after every named one.
-        return new ConflictClaim(ConflictMode.Priority, rank < 0 ? conflict.Order.Count : rank);
+        // A source the order does not name has no priority: a key it shares with another source is parked.
+        return rank < 0 ? null : new ConflictClaim(ConflictMode.Priority, rank);
     }
 
     public bool Handles(string source, TableId table) => _rules.ContainsKey((source, table)) || _excluded.Contains((source, table));
@@ -349,7 +349,7 @@ public sealed class DeclarativeMapping : ITargetMapping
                     }
                 }
 
-                columns.Add(new BoundColumn(name, e, col.Type, refs));
+                columns.Add(new BoundColumn(name, e, col.Type, refs, col.NotNull));
             }
 
             foreach (var k in target.Key.Where(k => columns.All(c => c.Name != k)))
@@ -645,7 +645,13 @@ public sealed class DeclarativeMapping : ITargetMapping
                     throw new MappingException($"column {c.Name} ← {c.Expr} needs {string.Join(", ", c.Refs.Where(kept.Contains))}, whose value was not re-sent (unchanged TOAST) while its other inputs changed; give the source table REPLICA IDENTITY FULL");
                 }
 
-                target[c.Name] = ValueJson.Emit(c.Expr.Eval(row), c.Type, c.Name);
+                var v = c.Expr.Eval(row);
+                if (v.IsNull && c.NotNull)
+                {
+                    throw new MappingException($"column {c.Name} is NOT NULL in the target but {c.Expr} is NULL (never defaulted)");
+                }
+
+                target[c.Name] = ValueJson.Emit(v, c.Type, c.Name);
             }
 
             return (target, unchanged);
@@ -661,7 +667,7 @@ public sealed class DeclarativeMapping : ITargetMapping
         }
     }
 
-    private sealed record BoundColumn(string Name, Expr Expr, SqlType Type, IReadOnlySet<string> Refs);
+    private sealed record BoundColumn(string Name, Expr Expr, SqlType Type, IReadOnlySet<string> Refs, bool NotNull = false);
 
     private sealed class Scope(Dictionary<string, SqlType> columns, string? alias = null, SqlType? aliasType = null) : IScope
     {

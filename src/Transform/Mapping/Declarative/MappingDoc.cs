@@ -48,7 +48,7 @@ public static class MappingDoc
         sb.AppendLine();
         sb.AppendLine("| function | meaning |");
         sb.AppendLine("|---|---|");
-        foreach (var f in Functions.All)
+        foreach (var f in Functions.BuiltIn)
         {
             sb.Append("| `").Append(f.Name).Append("` | ").Append(Cell(f.Description)).AppendLine(" |");
         }

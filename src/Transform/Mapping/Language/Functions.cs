@@ -76,6 +76,18 @@ public static partial class Functions
         }
     }
 
+    /// <summary>The built-in functions (not those registered through the escape hatch).</summary>
+    public static IReadOnlyList<IFunction> BuiltIn
+    {
+        get
+        {
+            lock (Registry)
+            {
+                return Registry.Values.Where(f => f is not CustomAdapter).OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
+            }
+        }
+    }
+
     public static IReadOnlyList<IFunction> All
     {
         get

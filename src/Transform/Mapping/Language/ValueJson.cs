@@ -32,9 +32,7 @@ public static class ValueJson
                 case SqlKind.Bool:
                     return new BoolValue(node.GetValue<bool>());
                 case SqlKind.Int2 or SqlKind.Int4 or SqlKind.Int8:
-                    return node.GetValueKind() == JsonValueKind.String
-                        ? new IntValue(long.Parse(node.GetValue<string>(), CultureInfo.InvariantCulture))
-                        : new IntValue(node.GetValue<long>());
+                    return new IntValue(long.Parse(node.GetValueKind() == JsonValueKind.String ? node.GetValue<string>() : node.ToJsonString(), CultureInfo.InvariantCulture));
                 case SqlKind.Numeric:
                     var text = node.GetValueKind() == JsonValueKind.String ? node.GetValue<string>() : node.ToJsonString();
                     return ExactDecimal.TryParse(text, out var d) ? new DecimalValue(d) : new TextValue(text, type);

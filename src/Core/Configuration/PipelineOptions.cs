@@ -76,6 +76,24 @@ public sealed class SourceOptions
     /// <summary>Create the slot and publication when missing (false: a DBA pre-created them for a least-privilege role).</summary>
     public bool CreateReplicationObjects { get; set; } = true;
 
+    /// <summary>
+    /// Where this source's changes come from: <c>capture</c> (Peeq.Cdc's own Capture, the default) or
+    /// <c>debezium</c> (the external Debezium PostgreSQL connector's per-table topics; Capture skips the source).
+    /// </summary>
+    public string Input { get; set; } = "capture";
+
+    /// <summary>Debezium's <c>topic.prefix</c>: its topics are <c>&lt;prefix&gt;.&lt;schema&gt;.&lt;table&gt;</c>; default the source name.</summary>
+    public string? DebeziumTopicPrefix { get; set; }
+
+    /// <summary>Debezium's transaction metadata is enabled (<c>provide.transaction.metadata</c>): read <c>&lt;prefix&gt;.transaction</c> and apply source transactions whole.</summary>
+    public bool DebeziumTransactions { get; set; }
+
+    [YamlIgnore]
+    public bool IsDebezium => string.Equals(Input, "debezium", StringComparison.OrdinalIgnoreCase);
+
+    [YamlIgnore]
+    public string DebeziumPrefix => DebeziumTopicPrefix ?? Name;
+
     [YamlIgnore]
     public string SlotName => Slot ?? DefaultObjectName();
 

@@ -182,6 +182,10 @@ public sealed class DeclarativeMapping : ITargetMapping
         return rank < 0 ? null : new ConflictClaim(ConflictMode.Priority, rank);
     }
 
+    /// <summary>The catalog type of a source column this mapping reads (Debezium events without schemas need it).</summary>
+    public SqlType? SourceColumnType(string source, TableId table, string column) =>
+        _rules.TryGetValue((source, table), out var rules) ? rules[0].SourceTypes.GetValueOrDefault(column) : null;
+
     public bool Handles(string source, TableId table) => _rules.ContainsKey((source, table)) || _excluded.Contains((source, table));
 
     public bool IsExcluded(string source, TableId table) => _excluded.Contains((source, table));

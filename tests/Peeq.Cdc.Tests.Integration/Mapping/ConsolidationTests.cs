@@ -1,7 +1,11 @@
 using System.Text;
 using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Logging;
 using Npgsql;
+using Peeq.Cdc.Cli.Hosting;
 using Peeq.Cdc.Configuration;
+using Peeq.Cdc.Postgres;
 using Peeq.Cdc.Contracts;
 using Peeq.Cdc.Embedded;
 using Peeq.Cdc.Tests.Integration.Infrastructure;
@@ -107,10 +111,31 @@ public sealed partial class ConsolidationTests(ITestOutputHelper output) : IAsyn
             });
         }
 
-        await using (var pipeline = new PipelineHarness(options, _kafka, output))
+        var config = PipelineConfig.FromOptions(options);
+        var level = Environment.GetEnvironmentVariable("PEEQ_TEST_LOG") == "debug" ? LogLevel.Debug : LogLevel.Information;
+        var apps = new List<WebApplication>();
+        WebApplication Host(Stages stages, string? source) => PipelineHost.Build(config, _kafka.Endpoint, stages, urls: null, level, sources: source is null ? null : [source],
+            configure: b => b.Logging.AddProvider(new TestOutputLoggerProvider(output, level)));
+        try
         {
-            await pipeline.StartAsync();
-            await pipeline.DrainAsync(TimeSpan.FromSeconds(120));
+            apps.Add(Host(Stages.Transform | Stages.Sink, null));
+            await apps[^1].StartAsync();
+            // One source's Capture at a time: creating a logical slot waits for every transaction open on
+            // the server, including the other sources' snapshot transactions; 22 at once on one server
+            // only wait on each other.
+            foreach (var source in TargetOf.Keys)
+            {
+                apps.Add(Host(Stages.Capture, source));
+                await apps[^1].StartAsync();
+                var deadline = DateTime.UtcNow.AddSeconds(60);
+                while (!(await PipelineProgress.AppliedAsync(options, CancellationToken.None)).ContainsKey(source))
+                {
+                    Assert.True(DateTime.UtcNow < deadline, $"source {source}: its snapshot was not applied within 60 s");
+                    await Task.Delay(100);
+                }
+            }
+
+            Assert.True(await PipelineProgress.WaitForDrainAsync(options, TimeSpan.FromSeconds(120), CancellationToken.None), "the snapshot did not drain");
             foreach (var (source, statements) in ConsolidationFixture.Stream)
             {
                 foreach (var sql in statements)
@@ -119,7 +144,15 @@ public sealed partial class ConsolidationTests(ITestOutputHelper output) : IAsyn
                 }
             }
 
-            await pipeline.DrainAsync(TimeSpan.FromSeconds(120));
+            Assert.True(await PipelineProgress.WaitForDrainAsync(options, TimeSpan.FromSeconds(120), CancellationToken.None), "the stream did not drain");
+        }
+        finally
+        {
+            foreach (var app in Enumerable.Reverse(apps))
+            {
+                await app.StopAsync();
+                await app.DisposeAsync();
+            }
         }
 
         var failures = new List<string>();

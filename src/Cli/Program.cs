@@ -15,7 +15,7 @@ public static class Program
         {
             return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
-        catch (Exception e) when (Unwrap(e) is ConfigurationException or CaptureSetupException or DatabaseUnavailableException)
+        catch (Exception e) when (Unwrap(e) is ConfigurationException or CaptureSetupException or DatabaseUnavailableException or Transform.Mapping.Declarative.MappingFileException)
         {
             // Problems an operator fixes: one clear message, no stack trace.
             Console.Error.WriteLine($"error: {Unwrap(e).Message}");
@@ -37,6 +37,7 @@ public static class Program
         root.Subcommands.Add(ConfigCommand.Create());
         root.Subcommands.Add(SeedDataCommand.Create());
         root.Subcommands.Add(WorkloadCommand.Create());
+        root.Subcommands.Add(MappingsCommand.Create());
         return root;
     }
 

@@ -367,7 +367,7 @@ public sealed class SourceCaptureSession(SourceCaptureContext ctx)
                     await HeartbeatAsync(ct);
                 }
 
-                if (DateTime.UtcNow >= nextHealth)
+                if (_slotReady && DateTime.UtcNow >= nextHealth)
                 {
                     nextHealth = DateTime.UtcNow + TimeSpan.FromSeconds(5);
                     await CheckHealthAsync(appendOnlyCounts, session, ct);

@@ -78,13 +78,9 @@ public static class PipelineHost
     }
 }
 
-/// <summary>Loads the mapping of every target.</summary>
+/// <summary>Loads the mapping of every target (identity, or a mapping file checked against the live catalogs).</summary>
 public static class Mappings
 {
     public static IReadOnlyDictionary<string, ITargetMapping> Load(PipelineConfig config) =>
-        config.Options.Targets.ToDictionary(
-            t => t.Name,
-            t => t.IsIdentity
-                ? (ITargetMapping)new IdentityMapping(t.Name, config.Options.Sources.Where(s => s.Target == t.Name).ToDictionary(s => s.Name, s => s.TargetSchema))
-                : throw new ConfigurationException($"target '{t.Name}': mapping file '{t.Mapping}': declarative mappings are not available in this build"));
+        MappingLoader.LoadAsync(config, CancellationToken.None).GetAwaiter().GetResult();
 }

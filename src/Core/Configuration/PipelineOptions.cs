@@ -85,6 +85,22 @@ public sealed class SourceOptions
     /// <summary>The target table the identity mapping gives a source table: same name, in <see cref="TargetSchema"/> when set.</summary>
     public Contracts.TableId IdentityTarget(Contracts.TableId sourceTable) =>
         string.IsNullOrEmpty(TargetSchema) ? sourceTable : new Contracts.TableId(TargetSchema, sourceTable.Name);
+    /// Where this source's changes come from: <c>capture</c> (Peeq.Cdc's own Capture, the default) or
+    /// <c>debezium</c> (the external Debezium PostgreSQL connector's per-table topics; Capture skips the source).
+    /// </summary>
+    public string Input { get; set; } = "capture";
+
+    /// <summary>Debezium's <c>topic.prefix</c>: its topics are <c>&lt;prefix&gt;.&lt;schema&gt;.&lt;table&gt;</c>; default the source name.</summary>
+    public string? DebeziumTopicPrefix { get; set; }
+
+    /// <summary>Debezium's transaction metadata is enabled (<c>provide.transaction.metadata</c>): read <c>&lt;prefix&gt;.transaction</c> and apply source transactions whole.</summary>
+    public bool DebeziumTransactions { get; set; }
+
+    [YamlIgnore]
+    public bool IsDebezium => string.Equals(Input, "debezium", StringComparison.OrdinalIgnoreCase);
+
+    [YamlIgnore]
+    public string DebeziumPrefix => DebeziumTopicPrefix ?? Name;
 
     [YamlIgnore]
     public string SlotName => Slot ?? DefaultObjectName();

@@ -151,6 +151,22 @@ public sealed partial class PipelineOptionsValidator(ConfigFile? file = null) : 
                 }
             }
 
+            if (!string.Equals(s.Input, "capture", StringComparison.OrdinalIgnoreCase) && !s.IsDebezium)
+            {
+                Error($"{k}:input", $"'{s.Input}' is not an input (capture or debezium)");
+            }
+
+            if (s.IsDebezium && s.SensitiveColumns.Count > 0)
+            {
+                Error($"{k}:input", "a source with sensitiveColumns cannot use Debezium input: Debezium writes every column to Kafka in plaintext and cannot seal them "
+                    + "(the vault sources are Capture-only); use input: capture, or drop those columns in the connector and remove them here");
+            }
+
+            if (!s.IsDebezium && (s.DebeziumTopicPrefix is not null || s.DebeziumTransactions))
+            {
+                Error($"{k}:debeziumTopicPrefix", "debeziumTopicPrefix and debeziumTransactions apply only to input: debezium");
+            }
+
             for (var j = 0; j < s.FinancialTables.Count; j++)
             {
                 if (!TableId.TryParse(s.FinancialTables[j], "public", out var id, out var error))

@@ -21,7 +21,13 @@ public interface ITargetMapping
     /// <see cref="MappingException"/> when the change cannot be mapped; the Transform parks it.
     /// </summary>
     void Map(RawChange change, MappingOutput output);
+
+    /// <summary>A source table's columns changed mid-stream: null when this mapping can take the change, else why the table must be parked.</summary>
+    string? CheckSchema(string source, TableId table, IReadOnlyList<SourceColumn> columns);
 }
+
+/// <summary>A source column as a schema change describes it: its name, its type (format_type text) and whether it is part of the key.</summary>
+public sealed record SourceColumn(string Name, string TypeSql, bool IsKey);
 
 /// <summary>The operations produced for one change, numbered in order (the Sub of each RowOperation).</summary>
 public sealed class MappingOutput
@@ -33,7 +39,7 @@ public sealed class MappingOutput
     public void Clear() => _operations.Clear();
 
     public void Add(RawChange change, RowOpKind op, TableId table, System.Text.Json.Nodes.JsonObject? key, System.Text.Json.Nodes.JsonObject? row,
-        IReadOnlyList<string>? unchanged = null, IReadOnlyList<System.Text.Json.Nodes.JsonObject>? rows = null)
+        IReadOnlyList<string>? unchanged = null, IReadOnlyList<System.Text.Json.Nodes.JsonObject>? rows = null, ConflictClaim? claim = null)
     {
         _operations.Add(new RowOperation(
             change.Source,
@@ -48,7 +54,8 @@ public sealed class MappingOutput
             new RowOrigin(change.Table, OriginKey(change)),
             change.TsMs,
             change.Snapshot,
-            rows));
+            rows,
+            claim));
     }
 
     private static System.Text.Json.Nodes.JsonObject OriginKey(RawChange change) =>
@@ -56,4 +63,8 @@ public sealed class MappingOutput
 }
 
 /// <summary>A change cannot be mapped; the message is the reason recorded with the parked row.</summary>
-public sealed class MappingException(string message) : Exception(message);
+public sealed class MappingException(string message, TableId? targetTable = null) : Exception(message)
+{
+    /// <summary>The target table the failed operation was for, when known.</summary>
+    public TableId? TargetTable { get; } = targetTable;
+}

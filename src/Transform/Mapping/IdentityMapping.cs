@@ -81,6 +81,9 @@ public sealed class IdentityMapping : ITargetMapping
         }
     }
 
+    /// <summary>Every column travels as it is, so any column change is taken (the Sink's table check decides the rest).</summary>
+    public string? CheckSchema(string source, TableId table, IReadOnlyList<SourceColumn> columns) => null;
+
     private static JsonObject KeyOf(JsonObject keyShape, JsonObject row)
     {
         var key = new JsonObject();

@@ -543,7 +543,24 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
 
     private sealed record OwnerRow(int ord, string source, bool deleted, int? rank, string origin_table, string origin_key, string lsn, long seq, string canon);
 
-    private sealed record ShadowRow(string source, string origin_table, string origin_key, int rank, string row, string[] unchanged, string lsn, long seq);
+    private sealed class ShadowRow
+    {
+        public string source { get; set; } = "";
+
+        public string origin_table { get; set; } = "";
+
+        public string origin_key { get; set; } = "{}";
+
+        public int rank { get; set; }
+
+        public string row { get; set; } = "{}";
+
+        public string[] unchanged { get; set; } = [];
+
+        public string lsn { get; set; } = "0/0";
+
+        public long seq { get; set; }
+    }
 
     /// <summary>A claim as kept in peeq_cdc.shadowed_claims.</summary>
     private sealed record Claim(string Canon, string Source, RowOrigin Origin, int? Rank, JsonObject Row, IReadOnlyList<string> Unchanged, Lsn Lsn, long Seq);

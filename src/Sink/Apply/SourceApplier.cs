@@ -398,6 +398,11 @@ public sealed class SourceApplier : IAsyncDisposable
         foreach (var tx in _ready)
         {
             fates[tx.Commit.CommitLsn] = Decide(tx.Commit.CommitLsn, tx.Ops);
+            if (fates[tx.Commit.CommitLsn].Fate == Fate.ParkWhole)
+            {
+                // Its keys hold the transactions after it, in this batch too.
+                _holds.Add(tx.Ops, tx.Commit.CommitLsn);
+            }
         }
 
         while (true)
@@ -434,6 +439,17 @@ public sealed class SourceApplier : IAsyncDisposable
                 foreach (var g in failed)
                 {
                     fates[g.Key] = (Fate.ParkWhole, g.First().Reason, null);
+                    _holds.Add(_ready.First(t => t.Commit.CommitLsn == g.Key).Ops, g.Key);
+                }
+
+                // Transactions after a newly parked one that touch its keys now wait behind it.
+                foreach (var t in _ready.Where(t => fates[t.Commit.CommitLsn].Fate != Fate.ParkWhole))
+                {
+                    if (_holds.BlockerFor(t.Ops, t.Commit.CommitLsn) is { } blocker)
+                    {
+                        fates[t.Commit.CommitLsn] = (Fate.ParkWhole, $"held behind {blocker}: a parked transaction of this source touches the same keys", blocker);
+                        _holds.Add(t.Ops, t.Commit.CommitLsn);
+                    }
                 }
             }
             catch (Exception e) when (SinkErrors.IsRowError(e))

@@ -32,6 +32,7 @@ public static class Program
         }
 
         root.Subcommands.Add(ReconcileCommand.Create());
+        root.Subcommands.Add(ParkedCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(DevCommands.Create());
         root.Subcommands.Add(ConfigCommand.Create());

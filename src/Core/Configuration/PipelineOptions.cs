@@ -125,6 +125,12 @@ public sealed class TargetOptions
     /// <summary>Create a missing target table from the source table's definition (identity mapping only).</summary>
     public bool CreateTables { get; set; } = true;
 
+    /// <summary>
+    /// Which consolidated database of schemas/target this target is (peeq_users, ...): selects its references in
+    /// references.yaml. Default: the database named in <see cref="ConnectionString"/>.
+    /// </summary>
+    public string? Database { get; set; }
+
     [YamlIgnore]
     public bool IsIdentity => string.Equals(Mapping, "identity", StringComparison.OrdinalIgnoreCase);
 }
@@ -180,6 +186,12 @@ public sealed class SinkOptions
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(500);
 
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long a delete's tombstone is kept at least (see docs/sink.md for the whole clean-up rule).</summary>
+    public TimeSpan TombstoneRetention { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>How often each target's upkeep runs: tombstone clean-up, pending lookups, parked/held/dangling gauges.</summary>
+    public TimeSpan MaintenanceInterval { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 public sealed class HttpOptions

@@ -205,6 +205,16 @@ public sealed partial class PipelineOptionsValidator(ConfigFile? file = null) : 
             Error("sink:maxBatchDelay", "cannot be negative");
         }
 
+        if (o.Sink.TombstoneRetention < TimeSpan.Zero)
+        {
+            Error("sink:tombstoneRetention", "cannot be negative");
+        }
+
+        if (o.Sink.MaintenanceInterval <= TimeSpan.Zero)
+        {
+            Error("sink:maintenanceInterval", "must be positive");
+        }
+
         return errors;
     }
 

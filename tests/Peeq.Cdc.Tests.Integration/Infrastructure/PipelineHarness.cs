@@ -168,6 +168,8 @@ public sealed class PipelineProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    public int Id => _process.Id;
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)

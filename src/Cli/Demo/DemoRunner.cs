@@ -6,7 +6,7 @@ using Peeq.Cdc.Cli.Hosting;
 using Peeq.Cdc.Configuration;
 using Peeq.Cdc.Embedded;
 using Peeq.Cdc.Postgres;
-using Peeq.Cdc.Reconciler.Counts;
+using Peeq.Cdc.Reconciler;
 using Peeq.Cdc.Reconciler.Reports;
 using Peeq.Cdc.Sink;
 using YamlDotNet.Serialization;
@@ -76,12 +76,11 @@ public sealed class DemoRunner(TimeSpan duration, string outDir, double rate, st
         Console.WriteLine($"demo: workload stopped after {workload.Transactions} transactions; draining...");
         var drained = await PipelineProgress.WaitForDrainAsync(options, TimeSpan.FromSeconds(120), ct);
         await PrintProgressAsync(options, workload, ct);
-        var report = await new CountReconciler(options).RunAsync(ct);
-        await report.WriteAsync(outDir, ct);
+        var report = await ReconcileRunner.RunAsync(config, Mappings.Load(config), outDir, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, ct);
         await app.StopAsync(CancellationToken.None);
         Console.WriteLine();
         ReconcileCommand.Print(report);
-        Console.WriteLine($"demo: report written to {Path.Combine(Path.GetFullPath(outDir), "reconciliation.json")} ({total.Elapsed.TotalSeconds:0} s in all)");
+        Console.WriteLine($"demo: reports written to {Path.Combine(Path.GetFullPath(outDir), "reconciliation.html")} and .json ({total.Elapsed.TotalSeconds:0} s in all)");
         if (!drained)
         {
             Console.WriteLine("demo: the pipeline did not drain within 120 s");

@@ -258,7 +258,7 @@ internal sealed class PairComparer
                 Append(expectedHash, canonical ?? Null);
                 (diffs ??= []).Add(sensitive
                     ? new ColumnDifference(name, "(sensitive value)", "(sensitive value, differs)")
-                    : new ColumnDifference(name, expectedText, actualText));
+                    : new ColumnDifference(name, column.Type.Kind == ValueKind.Array ? canonical : expectedText, actualText));
             }
         }
 

@@ -89,6 +89,14 @@ public static class JsonbText
         }
     }
 
+    /// <summary>A string as PostgreSQL's json and jsonb output quote it.</summary>
+    public static string Quote(string s)
+    {
+        var sb = new StringBuilder(s.Length + 2);
+        WriteString(sb, s);
+        return sb.ToString();
+    }
+
     private static void WriteString(StringBuilder sb, string s)
     {
         sb.Append('"');

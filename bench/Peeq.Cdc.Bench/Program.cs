@@ -2,6 +2,11 @@ using System.Globalization;
 using System.Text.Json;
 using Peeq.Cdc.Bench;
 
+if (args.Length > 0 && args[0] == "reconcile")
+{
+    return await ReconcileBench.RunAsync(args[1..]);
+}
+
 var changes = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 200_000;
 var outDir = args.Length > 1 ? args[1] : Path.Combine("bench", "results");
 Directory.CreateDirectory(outDir);

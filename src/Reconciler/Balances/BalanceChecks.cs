@@ -21,6 +21,9 @@ public sealed class CheckQuery
     /// </summary>
     public string Unit { get; set; } = "1";
 
+    /// <summary>Units of particular value columns, where they differ from <see cref="Unit"/> (e.g. amounts in cents beside a row count).</summary>
+    public Dictionary<string, string> Units { get; set; } = [];
+
     /// <summary>
     /// Returns the key columns and the value columns, one row per group or per item (rows with the same
     /// key are added up). In target queries, <c>{lineage:schema.table}</c> names that table's lineage table.
@@ -29,6 +32,12 @@ public sealed class CheckQuery
 
     [YamlIgnore]
     public ExactDecimal UnitValue { get; set; } = new(1, 0);
+
+    [YamlIgnore]
+    public Dictionary<string, ExactDecimal> UnitValues { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The unit of one value column.</summary>
+    public ExactDecimal UnitOf(string column) => UnitValues.TryGetValue(column, out var u) ? u : UnitValue;
 
     [YamlIgnore]
     public string Side => Source is not null ? $"source {Source}" : $"target {Target}";
@@ -132,6 +141,18 @@ public sealed class CheckFile
             else
             {
                 q.UnitValue = unit;
+            }
+
+            foreach (var (column, text) in q.Units)
+            {
+                if (!ExactDecimal.TryParse(text, out var u) || u.IsZero)
+                {
+                    errors.Add($"{path}: {check}: {where}: units.{column}: '{text}' is not a non-zero decimal number");
+                }
+                else
+                {
+                    q.UnitValues[column] = u;
+                }
             }
         }
 

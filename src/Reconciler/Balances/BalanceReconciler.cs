@@ -118,7 +118,7 @@ public sealed partial class BalanceReconciler(CheckFile checks, int listLimit, s
                     throw new InvalidOperationException($"source '{q.Source}' could not be read in this round");
                 }
 
-                streams.Add((ReadAsync(snap.Connection, snap.Transaction, q.Sql, check.Key, check.Values, q.UnitValue, only, ct).GetAsyncEnumerator(ct), false));
+                streams.Add((ReadAsync(snap.Connection, snap.Transaction, q.Sql, check.Key, check.Values, q, only, ct).GetAsyncEnumerator(ct), false));
             }
 
             var target = round.Targets[check.Target.Target!];
@@ -126,7 +126,7 @@ public sealed partial class BalanceReconciler(CheckFile checks, int listLimit, s
             var lease = await target.Snapshot.RentAsync(ct);
             try
             {
-                streams.Add((ReadAsync(lease.Conn, lease.Tx, sql, check.Key, check.Values, check.Target.UnitValue, only, ct).GetAsyncEnumerator(ct), true));
+                streams.Add((ReadAsync(lease.Conn, lease.Tx, sql, check.Key, check.Values, check.Target, only, ct).GetAsyncEnumerator(ct), true));
                 var live = new List<bool>();
                 foreach (var s in streams)
                 {
@@ -255,7 +255,7 @@ public sealed partial class BalanceReconciler(CheckFile checks, int listLimit, s
     }
 
     private static async IAsyncEnumerable<(string?[] Key, ExactDecimal[] Values)> ReadAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string sql,
-        IReadOnlyList<string> key, IReadOnlyList<string> values, ExactDecimal unit, IReadOnlyList<string?[]>? only, [EnumeratorCancellation] CancellationToken ct)
+        IReadOnlyList<string> key, IReadOnlyList<string> values, CheckQuery query, IReadOnlyList<string?[]>? only, [EnumeratorCancellation] CancellationToken ct)
     {
         await using var cmd = conn.CreateCommand();
         cmd.Transaction = tx;
@@ -276,6 +276,7 @@ public sealed partial class BalanceReconciler(CheckFile checks, int listLimit, s
         }
 
         cmd.CommandText = text + " ORDER BY " + string.Join(", ", keyText.Select(k => $"{k} COLLATE \"C\""));
+        var units = values.Select(query.UnitOf).ToArray();
         await using var r = await cmd.ExecuteReaderAsync(ct);
         while (await r.ReadAsync(ct))
         {
@@ -288,7 +289,7 @@ public sealed partial class BalanceReconciler(CheckFile checks, int listLimit, s
             var v = new ExactDecimal[values.Count];
             for (var i = 0; i < v.Length; i++)
             {
-                v[i] = r.IsDBNull(key.Count + i) ? ExactDecimal.Zero : ExactDecimal.Parse(r.GetString(key.Count + i)) * unit;
+                v[i] = r.IsDBNull(key.Count + i) ? ExactDecimal.Zero : ExactDecimal.Parse(r.GetString(key.Count + i)) * units[i];
             }
 
             yield return (k, v);
@@ -330,7 +331,7 @@ public sealed partial class BalanceReconciler(CheckFile checks, int listLimit, s
 
                 try
                 {
-                    await foreach (var (key, values) in ReadAsync(conn, tx, sql, inv.Key, [inv.Left, inv.Right], q.UnitValue, null, ct))
+                    await foreach (var (key, values) in ReadAsync(conn, tx, sql, inv.Key, [inv.Left, inv.Right], q, null, ct))
                     {
                         rows++;
                         if (values[0] == values[1])

@@ -52,7 +52,7 @@ public sealed class RowReconciler(RunCollector run, SensitiveHandling sensitive,
             }
 
             var keys = recheck?.Select(r => r.Origin.Key).DistinctBy(k => string.Join('\u001f', k)).ToList();
-            var batch = new List<MappedOrigin>(rangeRows);
+            var batch = new List<MappedOrigin>(Math.Min(rangeRows, 10_000));
             await foreach (var row in table.ReadAsync(snapshot, sensitive, keys, ct))
             {
                 batch.Add(expectations.Map(row));

@@ -2,9 +2,14 @@ using System.Globalization;
 using System.Text.Json;
 using Peeq.Cdc.Bench;
 
-// bench/run [slice|sink|seed] [count] [outDir]
+// bench/run [slice|sink|seed|reconcile] [count] [outDir]
 var which = args.Length > 0 && !char.IsAsciiDigit(args[0][0]) ? args[0] : "slice";
 var rest = which == "slice" && args.Length > 0 && char.IsAsciiDigit(args[0][0]) ? args : args.Skip(1).ToArray();
+if (which == "reconcile")
+{
+    return await ReconcileBench.RunAsync(rest);
+}
+
 if (which == "seed")
 {
     return await SeedRun.RunAsync(rest.Length > 0 ? int.Parse(rest[0], CultureInfo.InvariantCulture) : 1_000_000, rest.Length > 1 ? rest[1] : Path.Combine("bench", "results"));

@@ -134,3 +134,18 @@ CREATE TABLE IF NOT EXISTS peeq_cdc.pending_lookups (
     PRIMARY KEY (target_table, target_key, column_name)
 );
 CREATE INDEX IF NOT EXISTS pending_lookups_identity ON peeq_cdc.pending_lookups (kind, legacy_key);
+-- One row per reconciliation run that read this target (written by the reconciler, never by the Sink):
+-- the run's verdict and this target's own, the headline numbers, and where the reports are.
+CREATE TABLE IF NOT EXISTS peeq_cdc.reconciliation_runs (
+    run_id          text        PRIMARY KEY,
+    started_at      timestamptz NOT NULL,
+    finished_at     timestamptz NOT NULL,
+    verdict         text        NOT NULL CHECK (verdict IN ('clean', 'different', 'unresolved', 'failed')),
+    target_verdict  text        NOT NULL CHECK (target_verdict IN ('clean', 'different', 'unresolved', 'failed')),
+    differences     bigint      NOT NULL,
+    unresolved      bigint      NOT NULL,
+    parked          bigint      NOT NULL,
+    totals          jsonb       NOT NULL,
+    report          text
+);
+CREATE INDEX IF NOT EXISTS reconciliation_runs_finished ON peeq_cdc.reconciliation_runs (finished_at);

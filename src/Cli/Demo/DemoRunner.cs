@@ -7,7 +7,7 @@ using Peeq.Cdc.Cli.Hosting;
 using Peeq.Cdc.Configuration;
 using Peeq.Cdc.Embedded;
 using Peeq.Cdc.Postgres;
-using Peeq.Cdc.Reconciler.Counts;
+using Peeq.Cdc.Reconciler;
 using Peeq.Cdc.Reconciler.Reports;
 using Peeq.Cdc.Sink;
 using Peeq.Cdc.Workload;
@@ -119,14 +119,13 @@ public sealed class DemoRunner(DemoOptions demo)
         Console.WriteLine($"demo: workload stopped after {done.Operations:N0} operations ({done.Transactions:N0} transactions; wallets net {done.Money.Net}, transfers {done.Money.Transfers}); draining...");
         var drained = await PipelineProgress.WaitForDrainAsync(options, TimeSpan.FromSeconds(120), ct);
         await PrintProgressAsync(options, workload, ct);
-        var report = await new CountReconciler(options).RunAsync(ct);
-        await report.WriteAsync(outDir, ct);
+        var report = await ReconcileRunner.RunAsync(config, Mappings.Load(config), outDir, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, ct);
         await File.WriteAllTextAsync(Path.Combine(outDir, "seed-summary.json"), seeded.ToJson(), ct);
         await File.WriteAllTextAsync(Path.Combine(outDir, "workload-summary.json"), done.ToJson(), ct);
         await app.StopAsync(CancellationToken.None);
         Console.WriteLine();
         ReconcileCommand.Print(report);
-        Console.WriteLine($"demo: report written to {Path.Combine(Path.GetFullPath(outDir), "reconciliation.json")} (seed and workload summaries beside it; {total.Elapsed.TotalSeconds:0} s in all)");
+        Console.WriteLine($"demo: reports written to {Path.Combine(Path.GetFullPath(outDir), "reconciliation.html")} and .json (seed and workload summaries beside them; {total.Elapsed.TotalSeconds:0} s in all)");
         if (!drained)
         {
             Console.WriteLine("demo: the pipeline did not drain within 120 s");

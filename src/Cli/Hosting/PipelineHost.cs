@@ -70,6 +70,11 @@ public static class PipelineHost
             builder.Services.AddSingleton<IHostedService>(sp => new SinkService(config, kafka, sp.GetRequiredService<ILoggerFactory>(), targets));
         }
 
+        if (stages == Stages.All && config.Options.Reconcile.Interval > TimeSpan.Zero)
+        {
+            builder.Services.AddSingleton<IHostedService>(sp => new Reconciler.Scheduling.ReconcileService(config, Mappings.Load(config), sp.GetRequiredService<ILoggerFactory>()));
+        }
+
         configure?.Invoke(builder);
         var app = builder.Build();
         app.MapMetrics("/metrics");

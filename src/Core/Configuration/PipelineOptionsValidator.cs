@@ -215,7 +215,57 @@ public sealed partial class PipelineOptionsValidator(ConfigFile? file = null) : 
             Error("sink:maintenanceInterval", "must be positive");
         }
 
+        CheckReconcile(o, targetNames, Error);
         return errors;
+    }
+
+    private void CheckReconcile(PipelineOptions o, HashSet<string> targetNames, Action<string, string> error)
+    {
+        var r = o.Reconcile;
+        foreach (var (key, path) in new[] { ("reconcile:checks", r.Checks), ("reconcile:references", r.References) })
+        {
+            if (!string.IsNullOrEmpty(path))
+            {
+                var full = file is null ? path : Path.Combine(file.Directory, path);
+                if (!File.Exists(full))
+                {
+                    error(key, $"file '{path}' does not exist (looked at {Path.GetFullPath(full)})");
+                }
+            }
+        }
+
+        if (r.Interval < TimeSpan.Zero)
+        {
+            error("reconcile:interval", "cannot be negative (zero disables the schedule)");
+        }
+
+        if (r.WatermarkWait <= TimeSpan.Zero)
+        {
+            error("reconcile:watermarkWait", "must be positive");
+        }
+
+        if (r.RecheckRounds < 0)
+        {
+            error("reconcile:recheckRounds", "must be 0 or more");
+        }
+
+        if (r.RangeRows < 1)
+        {
+            error("reconcile:rangeRows", "must be at least 1");
+        }
+
+        if (r.ListLimit < 1)
+        {
+            error("reconcile:listLimit", "must be at least 1");
+        }
+
+        foreach (var (database, target) in r.Databases)
+        {
+            if (!targetNames.Contains(target))
+            {
+                error($"reconcile:databases:{database}", $"'{target}' is not a configured target");
+            }
+        }
     }
 
     private static void CheckConnectionString(string key, string value, Action<string, string> error)

@@ -1,23 +1,27 @@
-using System.Text;
+using Peeq.Cdc.Configuration;
 using Peeq.Cdc.Contracts;
+using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
 namespace Peeq.Cdc.Schema;
 
-/// <summary>One end of a reference: a table of a target database and its columns (in order).</summary>
-public sealed record ReferenceEnd(string Database, TableId Table, IReadOnlyList<string> Columns);
+/// <summary>One end of a reference: a table of a target database and the columns that refer or are referred to.</summary>
+public sealed record ReferenceEnd(string Database, TableId Table, IReadOnlyList<string> Columns)
+{
+    public override string ToString() => $"{Database}.{Table.Name}({string.Join(", ", Columns)})";
+}
 
 /// <summary>
-/// A reference between target rows (schemas/target/references.yaml): every non-NULL value of
-/// <see cref="From"/> (each element when <see cref="Array"/>) must match a row of <see cref="To"/> that
-/// satisfies <see cref="Where"/>. NULLs never dangle; with several columns, a row with any NULL is not
-/// checked (MATCH SIMPLE, as the foreign key at cutover). <see cref="ForeignKey"/> names the constraint that
-/// enforces it after cutover, or is null.
+/// A reference between target tables (schemas/target/references.yaml): every non-NULL value of
+/// <see cref="From"/> (each element, for an <see cref="Array"/> column) must exist in <see cref="To"/>,
+/// among the rows that satisfy <see cref="Where"/>. It may cross databases, where no constraint can hold it.
 /// </summary>
-public sealed record Reference(string Name, ReferenceEnd From, ReferenceEnd To, bool Array, string? Where, string? ForeignKey)
+public sealed record Reference(string Name, ReferenceEnd From, ReferenceEnd To, bool Array, string? Where, string? ForeignKey, int Line)
 {
-    /// <summary>Both ends in the same database: checkable with one query inside it.</summary>
-    public bool IsWithinOneDatabase => From.Database == To.Database;
+    public bool CrossDatabase => From.Database != To.Database;
+
+    /// <summary>Both ends in the same database: checkable with one query inside it (the Sink's dangling-reference views).</summary>
+    public bool IsWithinOneDatabase => !CrossDatabase;
 
     /// <summary>
     /// A query over the from table listing its dangling rows: the from table's <paramref name="keyColumns"/>
@@ -46,103 +50,147 @@ public sealed record Reference(string Name, ReferenceEnd From, ReferenceEnd To, 
 }
 
 /// <summary>
-/// Loads schemas/target/references.yaml (embedded in Peeq.Cdc.Core, or a file): the model the Sink uses for
-/// the references inside one target database and the reconciler for those across databases.
+/// Reads references.yaml, with file:line in every error: the model the Sink uses for the references inside one
+/// target database (its dangling-reference views) and the reconciler for all of them, across databases too.
 /// </summary>
 public static class References
 {
-    /// <summary>The references of schemas/target/references.yaml as built into this version.</summary>
+    /// <summary>The references of schemas/target/references.yaml as built into this version (embedded in Peeq.Cdc.Core).</summary>
     public static IReadOnlyList<Reference> Default { get; } = LoadEmbedded();
 
-    private static List<Reference> LoadEmbedded()
+    private static IReadOnlyList<Reference> LoadEmbedded()
     {
         using var stream = typeof(References).Assembly.GetManifestResourceStream("references.yaml")
             ?? throw new InvalidOperationException("embedded resource references.yaml is missing");
-        using var reader = new StreamReader(stream, Encoding.UTF8);
+        using var reader = new StreamReader(stream, System.Text.Encoding.UTF8);
         return Parse(reader.ReadToEnd(), "references.yaml");
     }
 
-    public static IReadOnlyList<Reference> LoadFile(string path) => Parse(File.ReadAllText(path), path);
+    public static IReadOnlyList<Reference> Load(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new ConfigurationException($"{path}: the references file does not exist");
+        }
 
-    /// <summary>Parses the YAML; a malformed entry is a <see cref="FormatException"/> naming the file, line and problem.</summary>
-    public static List<Reference> Parse(string yaml, string displayName)
+        return Parse(File.ReadAllText(path), path);
+    }
+
+    public static IReadOnlyList<Reference> Parse(string text, string displayPath)
     {
         var stream = new YamlStream();
-        using (var reader = new StringReader(yaml))
+        try
         {
-            stream.Load(reader);
+            stream.Load(new StringReader(text));
+        }
+        catch (YamlException e)
+        {
+            throw new ConfigurationException($"{displayPath}:{e.Start.Line}: not valid YAML: {e.InnerException?.Message ?? e.Message}", e);
         }
 
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root
             || !root.Children.TryGetValue(new YamlScalarNode("references"), out var list) || list is not YamlSequenceNode items)
         {
-            throw new FormatException($"{displayName}: expected a mapping with a 'references:' list");
+            throw new ConfigurationException($"{displayPath}: expected a top-level 'references:' list");
         }
 
+        var errors = new List<string>();
         var result = new List<Reference>();
         var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var item in items)
+        foreach (var item in items.Children)
         {
-            var where = $"{displayName}:{item.Start.Line}";
-            if (item is not YamlMappingNode m)
+            var line = (int)item.Start.Line;
+            string At() => $"{displayPath}:{line}";
+            if (item is not YamlMappingNode map)
             {
-                throw new FormatException($"{where}: a reference must be a mapping");
+                errors.Add($"{At()}: each reference must be a mapping");
+                continue;
             }
 
-            var name = Scalar(m, "name", where) ?? throw new FormatException($"{where}: 'name' is required");
+            var name = Scalar(map, "name");
+            if (string.IsNullOrEmpty(name))
+            {
+                errors.Add($"{At()}: a reference needs a name");
+                continue;
+            }
+
             if (!names.Add(name))
             {
-                throw new FormatException($"{where}: reference '{name}' is listed twice");
+                errors.Add($"{At()}: reference '{name}' is listed twice");
             }
 
-            var from = End(m, "from", where);
-            var to = End(m, "to", where);
-            if (from.Columns.Count == 0 || from.Columns.Count != to.Columns.Count)
+            foreach (var key in map.Children.Keys.OfType<YamlScalarNode>().Select(k => k.Value ?? ""))
             {
-                throw new FormatException($"{where}: reference '{name}': from and to need the same number of columns (at least one)");
+                if (key is not ("name" or "from" or "to" or "array" or "where" or "foreignKey"))
+                {
+                    errors.Add($"{At()}: {name}: unknown key '{key}' (known: name, from, to, array, where, foreignKey)");
+                }
             }
 
-            var array = Scalar(m, "array", where) is "true";
+            var from = End(map, "from", name, At, errors);
+            var to = End(map, "to", name, At, errors);
+            if (from is null || to is null)
+            {
+                continue;
+            }
+
+            if (from.Columns.Count != to.Columns.Count)
+            {
+                errors.Add($"{At()}: {name}: from has {from.Columns.Count} column(s) and to has {to.Columns.Count}; they must pair up");
+                continue;
+            }
+
+            var array = Scalar(map, "array") is "true";
             if (array && from.Columns.Count != 1)
             {
-                throw new FormatException($"{where}: reference '{name}': an array reference has exactly one column");
+                errors.Add($"{At()}: {name}: an array reference has exactly one column");
+                continue;
             }
 
-            result.Add(new Reference(name, from, to, array, Scalar(m, "where", where), Scalar(m, "foreignKey", where)));
+            var where = Scalar(map, "where");
+            result.Add(new Reference(name, from, to, array, where is null or "null" or "" ? null : where, NullIfNull(Scalar(map, "foreignKey")), line));
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new ConfigurationException(string.Join(Environment.NewLine, errors));
         }
 
         return result;
     }
 
-    private static ReferenceEnd End(YamlMappingNode m, string key, string where)
+    private static string? NullIfNull(string? s) => s is null or "null" or "~" or "" ? null : s;
+
+    private static ReferenceEnd? End(YamlMappingNode map, string key, string name, Func<string> at, List<string> errors)
     {
-        if (!m.Children.TryGetValue(new YamlScalarNode(key), out var node) || node is not YamlMappingNode end)
+        if (!map.Children.TryGetValue(new YamlScalarNode(key), out var node) || node is not YamlMappingNode end)
         {
-            throw new FormatException($"{where}: '{key}' must be a mapping with database, table and columns");
-        }
-
-        var database = Scalar(end, "database", where) ?? throw new FormatException($"{where}: {key}.database is required");
-        var table = Scalar(end, "table", where) ?? throw new FormatException($"{where}: {key}.table is required");
-        if (!end.Children.TryGetValue(new YamlScalarNode("columns"), out var cols) || cols is not YamlSequenceNode seq)
-        {
-            throw new FormatException($"{where}: {key}.columns must be a list");
-        }
-
-        return new ReferenceEnd(database, TableId.Parse(table), seq.Select(c => ((YamlScalarNode)c).Value ?? "").ToList());
-    }
-
-    private static string? Scalar(YamlMappingNode m, string key, string where)
-    {
-        if (!m.Children.TryGetValue(new YamlScalarNode(key), out var node))
-        {
+            errors.Add($"{at()}: {name}: '{key}' must be a mapping with database, table and columns");
             return null;
         }
 
-        if (node is not YamlScalarNode s)
+        var database = Scalar(end, "database");
+        var table = Scalar(end, "table");
+        var columns = end.Children.TryGetValue(new YamlScalarNode("columns"), out var c) && c is YamlSequenceNode seq
+            ? seq.Children.OfType<YamlScalarNode>().Select(s => s.Value ?? "").Where(s => s.Length > 0).ToList()
+            : [];
+        if (string.IsNullOrEmpty(database) || string.IsNullOrEmpty(table) || columns.Count == 0)
         {
-            throw new FormatException($"{where}: '{key}' must be a single value");
+            errors.Add($"{at()}: {name}: '{key}' needs database, table and at least one column");
+            return null;
         }
 
-        return s.Value is null or "null" or "~" or "" ? null : s.Value;
+        if (!TableId.TryParse(table, "public", out var id, out var error))
+        {
+            errors.Add($"{at()}: {name}: {key}.table: {error}");
+            return null;
+        }
+
+        return new ReferenceEnd(database, id, columns);
     }
+
+    private static string? Scalar(YamlMappingNode map, string key) =>
+        map.Children.TryGetValue(new YamlScalarNode(key), out var v) && v is YamlScalarNode s
+            ? s.Style == ScalarStyle.Plain && s.Value is "~" ? null : s.Value
+            : null;
 }

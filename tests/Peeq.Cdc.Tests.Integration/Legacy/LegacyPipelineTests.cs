@@ -2,7 +2,8 @@ using Peeq.Cdc.Capture;
 using Peeq.Cdc.Configuration;
 using Peeq.Cdc.Contracts;
 using Peeq.Cdc.Embedded;
-using Peeq.Cdc.Reconciler.Counts;
+using Peeq.Cdc.Cli.Hosting;
+using Peeq.Cdc.Reconciler;
 using Peeq.Cdc.Reconciler.Reports;
 using Peeq.Cdc.Tests.Integration.Infrastructure;
 using static Peeq.Cdc.Tests.Integration.Infrastructure.LegacyWorlds;
@@ -90,8 +91,10 @@ public sealed class LegacyPipelineTests(ITestOutputHelper output) : IAsyncLifeti
         Assert.Equal(0L, await SharedPostgres.ScalarAsync<long>(targetCs, "SELECT count(*) FROM peeq_cdc.parked_rows"));
         Assert.False(await SharedPostgres.ScalarAsync<bool>(targetCs, "SELECT to_regclass('public.vault_namespaces') IS NOT NULL"));
 
-        var report = await new CountReconciler(options).RunAsync(CancellationToken.None);
-        Assert.Equal(Verdict.Clean, report.Verdict);
+        var config = PipelineConfig.FromOptions(options);
+        var report = await ReconcileRunner.RunAsync(config, Mappings.Load(config), Path.Combine(Path.GetTempPath(), "peeq-tschema-" + Guid.NewGuid().ToString("N")[..6]),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, CancellationToken.None);
+        Assert.True(report.Verdict == Verdict.Clean, report.Summary + " " + string.Join("; ", report.Errors));
         Assert.Equal(4, report.Counts.Count);
         Assert.All(report.Counts, c => Assert.StartsWith("legacy_", c.TargetTable, StringComparison.Ordinal));
     }

@@ -35,6 +35,10 @@ public static class Program
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(DevCommands.Create());
         root.Subcommands.Add(ConfigCommand.Create());
+        foreach (var c in OperationsCommands.Create())
+        {
+            root.Subcommands.Add(c);
+        }
         return root;
     }
 

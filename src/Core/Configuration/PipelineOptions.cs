@@ -22,6 +22,10 @@ public sealed class PipelineOptions
 
     public HttpOptions Http { get; set; } = new();
 
+    public DashboardOptions Dashboard { get; set; } = new();
+
+    public NotificationsOptions Notifications { get; set; } = new();
+
     public SourceOptions Source(string name) => Sources.FirstOrDefault(s => s.Name == name)
         ?? throw new InvalidOperationException($"no source named '{name}' is configured");
 

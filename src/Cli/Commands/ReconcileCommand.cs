@@ -27,6 +27,9 @@ public static class ReconcileCommand
             }
 
             Print(report);
+            Operations.Status.ReconciliationMetrics.Record(report);
+            await Operations.Notifications.NotificationsSetup.PublishReconciliationAsync(pipeline.Options.Notifications, report,
+                parse.GetValue(output) is { } d ? Path.Combine(d.FullName, "reconciliation.json") : null, ct);
             return report.Verdict switch
             {
                 Verdict.Clean => 0,

@@ -48,11 +48,14 @@ public sealed class DemoRunner(TimeSpan duration, string outDir, double rate, st
             Http = new HttpOptions { Urls = http ?? "http://127.0.0.1:0" },
         };
         var config = PipelineConfig.FromOptions(options);
-        await File.WriteAllTextAsync(Path.Combine(outDir, "peeq-cdc.yaml"), DescribeConfig(options), ct);
-
-        var app = PipelineHost.Build(config, kafka.Endpoint, Stages.All, options.Http.Urls, logLevel);
+        var app = PipelineHost.Build(config, kafka.Endpoint, Stages.All, options.Http.Urls, logLevel, dashboard: true, reportsDirectory: outDir);
         await app.StartAsync(ct);
-        Console.WriteLine($"demo: pipeline running; metrics at {string.Join(", ", app.Urls)}/metrics; workload {rate} tx/s for {duration.TotalSeconds:0} s");
+
+        // Written once the port is known: `peeq-cdc status --config <out>/peeq-cdc.yaml` reads this running demo.
+        options.Dashboard.Metrics = [.. app.Urls.Select(u => u.TrimEnd('/') + "/metrics")];
+        await File.WriteAllTextAsync(Path.Combine(outDir, "peeq-cdc.yaml"), DescribeConfig(options), ct);
+        Console.WriteLine($"demo: pipeline running; dashboard at {Operations.Dashboard.DashboardEndpoints.PageUrl(app.Urls)} (metrics at /metrics); workload {rate} tx/s for {duration.TotalSeconds:0} s");
+        Console.WriteLine($"demo: while it runs: peeq-cdc status --config {Path.Combine(Path.GetFullPath(outDir), "peeq-cdc.yaml")}");
 
         var workload = new SampleWorkload(sourceCs, customers);
         using var workloadCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -78,6 +81,7 @@ public sealed class DemoRunner(TimeSpan duration, string outDir, double rate, st
         await PrintProgressAsync(options, workload, ct);
         var report = await new CountReconciler(options).RunAsync(ct);
         await report.WriteAsync(outDir, ct);
+        Operations.Status.ReconciliationMetrics.Record(report);
         await app.StopAsync(CancellationToken.None);
         Console.WriteLine();
         ReconcileCommand.Print(report);
@@ -102,6 +106,18 @@ public sealed class DemoRunner(TimeSpan duration, string outDir, double rate, st
     }
 
     private static string DescribeConfig(PipelineOptions options) =>
-        "# The configuration this demo ran with (for reference; its databases are gone when the demo ends).\n"
-        + new SerializerBuilder().WithNamingConvention(CamelCaseNamingConvention.Instance).Build().Serialize(options);
+        "# The configuration this demo runs with; `peeq-cdc status --config` on this file reads the running demo\n"
+        + "# (its databases and broker are gone when the demo ends).\n"
+        + new SerializerBuilder().WithNamingConvention(CamelCaseNamingConvention.Instance).WithTypeConverter(new TimeSpanYaml()).Build().Serialize(options);
+
+    /// <summary>TimeSpans as the config file reads them (hh:mm:ss.fff), not as an object of their properties.</summary>
+    private sealed class TimeSpanYaml : IYamlTypeConverter
+    {
+        public bool Accepts(Type type) => type == typeof(TimeSpan);
+
+        public object? ReadYaml(YamlDotNet.Core.IParser parser, Type type, ObjectDeserializer rootDeserializer) => throw new NotSupportedException();
+
+        public void WriteYaml(YamlDotNet.Core.IEmitter emitter, object? value, Type type, ObjectSerializer serializer) =>
+            emitter.Emit(new YamlDotNet.Core.Events.Scalar(((TimeSpan)value!).ToString("c", System.Globalization.CultureInfo.InvariantCulture)));
+    }
 }

@@ -90,10 +90,16 @@ public sealed class LagTracker(TimeSpan heartbeatInterval)
         }
         else
         {
-            pending = Pending(o, track);
+            pending = Pending(o, track, out var stuck);
             if (pending is null && track.PrevAt is { } prevAt)
             {
                 complete = Later(complete, prevAt);
+            }
+            else if (stuck)
+            {
+                // Heartbeats should have moved the applied position and did not: what rule 3 claimed since the
+                // last move was unfounded. Back to what is proven.
+                complete = Later(o.AppliedCommitTime, track.LastAppliedMove);
             }
         }
 
@@ -111,8 +117,9 @@ public sealed class LagTracker(TimeSpan heartbeatInterval)
     }
 
     /// <summary>Why rule 3 does not apply (null when it does).</summary>
-    private string? Pending(LagObservation o, Track track)
+    private string? Pending(LagObservation o, Track track, out bool stuck)
     {
+        stuck = false;
         if (o.CaptureUp == false)
         {
             return "capture is not streaming";
@@ -160,6 +167,7 @@ public sealed class LagTracker(TimeSpan heartbeatInterval)
 
         if (o.HeartbeatsSeen && track.LastAppliedMove is { } moved && o.At - moved > heartbeatInterval * 3 + TimeSpan.FromSeconds(10))
         {
+            stuck = true;
             return $"the applied position has not moved for {(o.At - moved).TotalSeconds:0} s although heartbeats are on";
         }
 

@@ -136,7 +136,8 @@ public sealed class StatusCollector : IAsyncDisposable
                 read.ServerLsn is { } w && applied is not null ? (long)Lsn.Distance(w, applied.EndLsn) : null,
                 read.ServerLsn is { } w2 && read.Confirmed is { } c ? (long)Lsn.Distance(w2, c) : null,
                 read.ServerLsn is { } w3 && read.Restart is { } r ? (long)Lsn.Distance(w3, r) : null,
-                read.WalStatus, read.SafeWalSize, read.SlotActive,
+                // PostgreSQL leaves safe_wal_size NULL when max_slot_wal_keep_size is -1: no limit, as the Capture metric says (-1).
+                read.WalStatus, read.SafeWalSize ?? (read.Confirmed is not null && read.Server is { } sv && ParseSize(sv.max_slot_wal_keep_size) == -1 ? -1 : null), read.SlotActive,
                 heartbeat is > 0 ? Math.Max(0, at.ToUnixTimeMilliseconds() / 1000.0 - heartbeat.Value) : null,
                 read.ServerLsn?.ToString(), read.Confirmed?.ToString(), applied?.CommitLsn.ToString(),
                 applied?.SourceCommitTime, applied?.AppliedAt,

@@ -49,8 +49,10 @@ function renderSources(status) {
   const rows = status.sources.map((s) => {
     const f = (name) => `source.${s.name}.${name}`;
     const snap = s.snapshot
-      ? `<td data-figure="${esc(f("snapshotPercent"))}" data-value="${s.snapshot.percent ?? ""}"><span class="bar"><i style="width:${s.snapshot.percent ?? 0}%"></i></span>${
-          s.snapshot.percent === null ? "" : s.snapshot.percent.toFixed(0) + "%"}${s.snapshot.tablesLoading ? " · " + s.snapshot.tablesLoading + " loading" : ""}</td>`
+      ? `<td data-figure="${esc(f("snapshotPercent"))}" data-value="${s.snapshot.percent ?? ""}">${
+          s.snapshot.tablesLoading === 0
+            ? `done · ${num(s.snapshot.rowsRead)} rows`
+            : `<span class="bar"><i style="width:${s.snapshot.percent ?? 0}%"></i></span>${s.snapshot.percent === null ? "" : s.snapshot.percent.toFixed(0) + "% · "}${num(s.snapshot.rowsRead)} rows · ${s.snapshot.tablesLoading} loading`}</td>`
       : `<td data-figure="${esc(f("snapshotPercent"))}" data-value=""></td>`;
     return `<tr data-source="${esc(s.name)}">
       <td><b>${esc(s.name)}</b></td><td>${esc(s.target)}</td>

@@ -82,6 +82,7 @@ public sealed class DemoRunner(TimeSpan duration, string outDir, double rate, st
         var report = await new CountReconciler(options).RunAsync(ct);
         await report.WriteAsync(outDir, ct);
         Operations.Status.ReconciliationMetrics.Record(report);
+        await Operations.Notifications.NotificationsSetup.PublishReconciliationAsync(app.Services, report, Path.Combine(Path.GetFullPath(outDir), "reconciliation.json"), ct);
         await app.StopAsync(CancellationToken.None);
         Console.WriteLine();
         ReconcileCommand.Print(report);

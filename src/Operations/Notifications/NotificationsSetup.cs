@@ -65,6 +65,15 @@ public static class NotificationsSetup
             : new ReconciliationFinished(report.RunId, report.Verdict.ToString().ToLowerInvariant(), report.StartedAt, report.FinishedAt,
                 report.Counts.Count, report.Matching, reportPath);
 
+    /// <summary>Publishes a reconciliation's outcome on the bus of a running process (its in-process subscribers, or the broker).</summary>
+    public static async Task PublishReconciliationAsync(IServiceProvider services, ReconciliationReport report, string? reportPath, CancellationToken ct)
+    {
+        if (services.GetService<IBus>() is { } bus)
+        {
+            await bus.Publish(ReconciliationEvent(report, reportPath), ct);
+        }
+    }
+
     /// <summary>
     /// Publishes a reconciliation's outcome from a one-shot command. Only a broker has subscribers outside this
     /// process, so with the in-memory transport there is nobody to tell and nothing is sent.

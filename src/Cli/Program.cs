@@ -39,6 +39,10 @@ public static class Program
         root.Subcommands.Add(SeedDataCommand.Create());
         root.Subcommands.Add(WorkloadCommand.Create());
         root.Subcommands.Add(MappingsCommand.Create());
+        foreach (var c in OperationsCommands.Create())
+        {
+            root.Subcommands.Add(c);
+        }
         return root;
     }
 

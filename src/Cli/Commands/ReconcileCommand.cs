@@ -36,6 +36,7 @@ public static class ReconcileCommand
             using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(parse.GetValue(logLevel)));
             var report = await ReconcileRunner.RunAsync(pipeline, Mappings.Load(pipeline), dir, loggers.CreateLogger("Peeq.Cdc.Reconciler"), ct);
             Print(report);
+            await Operations.Notifications.NotificationsSetup.PublishReconciliationAsync(pipeline.Options.Notifications, report, Path.Combine(dir, ReportFiles.Json), ct);
             Console.WriteLine($"reports: {Path.Combine(dir, ReportFiles.Html)}");
             return ExitCode(report);
         });

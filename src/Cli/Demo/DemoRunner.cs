@@ -98,11 +98,15 @@ public sealed class DemoRunner(DemoOptions demo)
 
         var config = PipelineConfig.FromOptions(options);
         await File.WriteAllTextAsync(Path.Combine(outDir, "peeq-cdc.yaml"), DescribeConfig(options), ct);
-
-        var app = PipelineHost.Build(config, kafka.Endpoint, Stages.All, options.Http.Urls, demo.LogLevel);
+        var app = PipelineHost.Build(config, kafka.Endpoint, Stages.All, options.Http.Urls, demo.LogLevel, dashboard: true, reportsDirectory: outDir);
         await app.StartAsync(ct);
-        Console.WriteLine($"demo: pipeline running with {options.Sources.Count} sources into {options.Targets.Count} targets; metrics at {string.Join(", ", app.Urls)}/metrics");
+
+        // Written again once the port is known: `peeq-cdc status --config <out>/peeq-cdc.yaml` reads this running demo.
+        options.Dashboard.Metrics = [.. app.Urls.Select(u => u.TrimEnd('/') + "/metrics")];
+        await File.WriteAllTextAsync(Path.Combine(outDir, "peeq-cdc.yaml"), DescribeConfig(options), ct);
+        Console.WriteLine($"demo: pipeline running with {options.Sources.Count} sources into {options.Targets.Count} targets; dashboard at {Operations.Dashboard.DashboardEndpoints.PageUrl(app.Urls)} (metrics at /metrics)");
         Console.WriteLine($"demo: workload at {demo.Rate} operations/s for {demo.Duration.TotalSeconds:0} s");
+        Console.WriteLine($"demo: while it runs: peeq-cdc status --config {Path.Combine(Path.GetFullPath(outDir), "peeq-cdc.yaml")}");
 
         await using var workload = new LegacyWorkload(world, new WorkloadOptions { Seed = demo.Seed, Rate = demo.Rate });
         using var workloadCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -122,6 +126,7 @@ public sealed class DemoRunner(DemoOptions demo)
         var report = await ReconcileRunner.RunAsync(config, Mappings.Load(config), outDir, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, ct);
         await File.WriteAllTextAsync(Path.Combine(outDir, "seed-summary.json"), seeded.ToJson(), ct);
         await File.WriteAllTextAsync(Path.Combine(outDir, "workload-summary.json"), done.ToJson(), ct);
+        await Operations.Notifications.NotificationsSetup.PublishReconciliationAsync(app.Services, report, Path.Combine(Path.GetFullPath(outDir), "reconciliation.json"), ct);
         await app.StopAsync(CancellationToken.None);
         Console.WriteLine();
         ReconcileCommand.Print(report);
@@ -146,6 +151,18 @@ public sealed class DemoRunner(DemoOptions demo)
     }
 
     private static string DescribeConfig(PipelineOptions options) =>
-        "# The configuration this demo ran with (for reference; its databases are gone when the demo ends).\n"
-        + new SerializerBuilder().WithNamingConvention(CamelCaseNamingConvention.Instance).Build().Serialize(options);
+        "# The configuration this demo runs with; `peeq-cdc status --config` on this file reads the running demo\n"
+        + "# (its databases and broker are gone when the demo ends).\n"
+        + new SerializerBuilder().WithNamingConvention(CamelCaseNamingConvention.Instance).WithTypeConverter(new TimeSpanYaml()).Build().Serialize(options);
+
+    /// <summary>TimeSpans as the config file reads them (hh:mm:ss.fff), not as an object of their properties.</summary>
+    private sealed class TimeSpanYaml : IYamlTypeConverter
+    {
+        public bool Accepts(Type type) => type == typeof(TimeSpan);
+
+        public object? ReadYaml(YamlDotNet.Core.IParser parser, Type type, ObjectDeserializer rootDeserializer) => throw new NotSupportedException();
+
+        public void WriteYaml(YamlDotNet.Core.IEmitter emitter, object? value, Type type, ObjectSerializer serializer) =>
+            emitter.Emit(new YamlDotNet.Core.Events.Scalar(((TimeSpan)value!).ToString("c", System.Globalization.CultureInfo.InvariantCulture)));
+    }
 }

@@ -23,6 +23,9 @@ public sealed class PipelineOptions
     public HttpOptions Http { get; set; } = new();
 
     public ReconcileOptions Reconcile { get; set; } = new();
+    public DashboardOptions Dashboard { get; set; } = new();
+
+    public NotificationsOptions Notifications { get; set; } = new();
 
     public SourceOptions Source(string name) => Sources.FirstOrDefault(s => s.Name == name)
         ?? throw new InvalidOperationException($"no source named '{name}' is configured");

@@ -216,6 +216,35 @@ public sealed partial class PipelineOptionsValidator(ConfigFile? file = null) : 
         }
 
         CheckReconcile(o, targetNames, Error);
+        if (o.Dashboard.RefreshInterval < TimeSpan.FromMilliseconds(100) || o.Dashboard.StallAfter <= TimeSpan.Zero)
+        {
+            Error("dashboard", "refreshInterval must be at least 00:00:00.1 and stallAfter positive");
+        }
+
+        for (var i = 0; i < o.Dashboard.Metrics.Count; i++)
+        {
+            if (!Uri.TryCreate(o.Dashboard.Metrics[i], UriKind.Absolute, out var u) || u.Scheme is not ("http" or "https"))
+            {
+                Error($"dashboard:metrics:{i}", $"'{o.Dashboard.Metrics[i]}' is not an http(s) URL of a worker's /metrics");
+            }
+        }
+
+        switch (o.Notifications.Transport.ToLowerInvariant())
+        {
+            case "inmemory" or "off":
+                break;
+            case "rabbitmq":
+                if (!Uri.TryCreate(o.Notifications.RabbitMq.Host, UriKind.Absolute, out var r) || r.Scheme is not ("rabbitmq" or "rabbitmqs" or "amqp" or "amqps"))
+                {
+                    Error("notifications:rabbitMq:host", $"'{o.Notifications.RabbitMq.Host}' is not a RabbitMQ URI (rabbitmq://host[:port]/vhost or rabbitmqs://...)");
+                }
+
+                break;
+            default:
+                Error("notifications:transport", $"'{o.Notifications.Transport}' is not one of inmemory, rabbitmq, off");
+                break;
+        }
+
         return errors;
     }
 

@@ -54,10 +54,20 @@ CREATE TABLE IF NOT EXISTS peeq_cdc.parked_rows (
     parked_at         timestamptz NOT NULL DEFAULT now(),
     status            text        NOT NULL DEFAULT 'parked' CHECK (status IN ('parked', 'replayed', 'discarded')),
     resolved_at       timestamptz,
-    resolved_by       text
+    resolved_by       text,
+    target_key        jsonb,
+    held_behind       pg_lsn,
+    payload_kind      text        NOT NULL DEFAULT 'raw' CHECK (payload_kind IN ('raw', 'unified'))
 );
+-- target_key: the target row's key (a held transaction waits on it); held_behind: the commit LSN of the
+-- parked transaction this one waits behind (financial tables); payload_kind: 'raw' (the raw event, parked by
+-- the Transform) or 'unified' (the unified row operation or park event, parked by the Sink).
+ALTER TABLE peeq_cdc.parked_rows ADD COLUMN IF NOT EXISTS target_key jsonb;
+ALTER TABLE peeq_cdc.parked_rows ADD COLUMN IF NOT EXISTS held_behind pg_lsn;
+ALTER TABLE peeq_cdc.parked_rows ADD COLUMN IF NOT EXISTS payload_kind text NOT NULL DEFAULT 'raw';
 CREATE UNIQUE INDEX IF NOT EXISTS parked_rows_position ON peeq_cdc.parked_rows (source, commit_lsn, seq, sub);
 CREATE INDEX IF NOT EXISTS parked_rows_open ON peeq_cdc.parked_rows (status) WHERE status = 'parked';
+CREATE INDEX IF NOT EXISTS parked_rows_whole_open ON peeq_cdc.parked_rows (source, commit_lsn) WHERE whole_transaction AND status = 'parked';
 
 -- Which lineage table records the provenance of which target table.
 CREATE TABLE IF NOT EXISTS peeq_cdc.lineage_tables (
@@ -128,3 +138,53 @@ CREATE TABLE IF NOT EXISTS peeq_cdc.snapshot_requests (
     requested_at        timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS snapshot_requests_source ON peeq_cdc.snapshot_requests (source, source_schema_name, source_table_name, id);
+-- Claims on a target key that lost to another source's claim under the mapping's priority rule: not
+-- applied, not lost. row is the claim's row as the unified event carried it (sealed values stay sealed);
+-- unchanged lists columns whose value the claim never supplied. When the owner deletes the row, the best
+-- remaining claim (lowest rank) is promoted into the target. target_key is jsonb_build_object of the typed
+-- key columns.
+CREATE TABLE IF NOT EXISTS peeq_cdc.shadowed_claims (
+    target_table  text        NOT NULL,
+    target_key    jsonb       NOT NULL,
+    source        text        NOT NULL,
+    origin_table  text        NOT NULL,
+    origin_key    jsonb       NOT NULL,
+    rank          integer     NOT NULL,
+    row           jsonb       NOT NULL,
+    unchanged     text[]      NOT NULL DEFAULT '{}',
+    lsn           pg_lsn      NOT NULL,
+    seq           bigint      NOT NULL,
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (target_table, target_key, source)
+);
+
+-- Lookups ({"$lookup": {"kind", "key"}}) that identity_map could not resolve when their row was applied:
+-- the column was written NULL and is filled in, in the same transaction, when the identity arrives.
+CREATE TABLE IF NOT EXISTS peeq_cdc.pending_lookups (
+    target_table  text        NOT NULL,
+    target_key    jsonb       NOT NULL,
+    column_name   text        NOT NULL,
+    kind          text        NOT NULL,
+    legacy_key    text        NOT NULL,
+    source        text        NOT NULL,
+    lsn           pg_lsn      NOT NULL,
+    seq           bigint      NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (target_table, target_key, column_name)
+);
+CREATE INDEX IF NOT EXISTS pending_lookups_identity ON peeq_cdc.pending_lookups (kind, legacy_key);
+-- One row per reconciliation run that read this target (written by the reconciler, never by the Sink):
+-- the run's verdict and this target's own, the headline numbers, and where the reports are.
+CREATE TABLE IF NOT EXISTS peeq_cdc.reconciliation_runs (
+    run_id          text        PRIMARY KEY,
+    started_at      timestamptz NOT NULL,
+    finished_at     timestamptz NOT NULL,
+    verdict         text        NOT NULL CHECK (verdict IN ('clean', 'different', 'unresolved', 'failed')),
+    target_verdict  text        NOT NULL CHECK (target_verdict IN ('clean', 'different', 'unresolved', 'failed')),
+    differences     bigint      NOT NULL,
+    unresolved      bigint      NOT NULL,
+    parked          bigint      NOT NULL,
+    totals          jsonb       NOT NULL,
+    report          text
+);
+CREATE INDEX IF NOT EXISTS reconciliation_runs_finished ON peeq_cdc.reconciliation_runs (finished_at);

@@ -26,7 +26,8 @@ public sealed class CaptureService(PipelineConfig config, KafkaEndpoint kafka, I
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var options = config.Options;
-        var sources = options.Sources.Where(s => only is null || only.Contains(s.Name)).ToList();
+        // Debezium-fed sources have their own connector; Capture leaves them alone.
+        var sources = options.Sources.Where(s => (only is null || only.Contains(s.Name)) && !s.IsDebezium).ToList();
         using var producer = new ProducerBuilder<byte[], byte[]>(kafka.ProducerConfig("peeq-cdc-capture"))
             .SetLogHandler((_, m) => _logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
             .Build();

@@ -15,7 +15,7 @@ public static class Program
         {
             return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
-        catch (Exception e) when (Unwrap(e) is ConfigurationException or CaptureSetupException or DatabaseUnavailableException)
+        catch (Exception e) when (Unwrap(e) is ConfigurationException or CaptureSetupException or DatabaseUnavailableException or Transform.Mapping.Declarative.MappingFileException)
         {
             // Problems an operator fixes: one clear message, no stack trace.
             Console.Error.WriteLine($"error: {Unwrap(e).Message}");
@@ -32,11 +32,19 @@ public static class Program
         }
 
         root.Subcommands.Add(ReconcileCommand.Create());
+        root.Subcommands.Add(ParkedCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(DevCommands.Create());
         root.Subcommands.Add(ConfigCommand.Create());
         root.Subcommands.Add(SourceCommands.Create());
         root.Subcommands.Add(SourceCommands.Snapshot());
+        root.Subcommands.Add(SeedDataCommand.Create());
+        root.Subcommands.Add(WorkloadCommand.Create());
+        root.Subcommands.Add(MappingsCommand.Create());
+        foreach (var c in OperationsCommands.Create())
+        {
+            root.Subcommands.Add(c);
+        }
         return root;
     }
 

@@ -50,6 +50,33 @@ public static class SinkMetrics
         "peeq_cdc_sink_parked_total", "Rows parked with their reason.", "source", "reason");
 
 
+    public static readonly Counter TransactionsParked = Metrics.CreateCounter(
+        "peeq_cdc_sink_transactions_parked_total", "Source transactions parked whole (financial tables): parked, or held behind a parked one.", "source", "kind");
+
+    public static readonly Gauge ParkedOpen = Metrics.CreateGauge(
+        "peeq_cdc_sink_parked_rows", "Parked rows not yet replayed or discarded, per target and source (refreshed by the upkeep).", "target", "source");
+
+    public static readonly Gauge HeldTransactions = Metrics.CreateGauge(
+        "peeq_cdc_sink_held_transactions", "Source transactions waiting behind a parked transaction, per target and source.", "target", "source");
+
+    public static readonly Gauge Dangling = Metrics.CreateGauge(
+        "peeq_cdc_sink_dangling_references", "Rows whose reference (references.yaml, within one target database) has no parent, per reference.", "target", "reference");
+
+    public static readonly Gauge ShadowedClaims = Metrics.CreateGauge(
+        "peeq_cdc_sink_shadowed_claims", "Claims kept but not applied because another source's claim has priority, per target table.", "target", "table");
+
+    public static readonly Gauge PendingLookups = Metrics.CreateGauge(
+        "peeq_cdc_sink_pending_lookups", "Lookup values written NULL until their identity arrives, per target.", "target");
+
+    public static readonly Counter LookupsResolved = Metrics.CreateCounter(
+        "peeq_cdc_sink_lookups_resolved_total", "Pending lookups filled in once their identity arrived.", "table");
+
+    public static readonly Counter TombstonesRemoved = Metrics.CreateCounter(
+        "peeq_cdc_sink_tombstones_removed_total", "Delete tombstones removed by the clean-up rule.", "target");
+
+    public static readonly Gauge BatchTargetRows = Metrics.CreateGauge(
+        "peeq_cdc_sink_batch_target_rows", "The adaptive batch size: operations after which whole transactions are committed while more keep arriving.", "source");
+
     public static readonly Counter Errors = Metrics.CreateCounter(
         "peeq_cdc_sink_errors_total", "Errors by kind (transient: retried; permanent: parked).", "target", "kind");
 

@@ -81,6 +81,7 @@ public sealed class SinkService(PipelineConfig config, KafkaEndpoint kafka, ILog
         var topics = targets.ToDictionary(t => Topics.Unified(o.Kafka.TopicPrefix, t.Name), t => t.Name);
         var tables = targets.ToDictionary(t => t.Name, t => new TargetTables(dataSources[t.Name]));
         var appliers = new Dictionary<string, (SourceApplier Applier, Task Task)>();
+        var upkeep = targets.Select(t => Task.Run(() => new Upkeep.TargetUpkeep(t, o, dataSources[t.Name], tables[t.Name], _logger).RunAsync(ct), ct)).ToList();
         var tracker = new OffsetTracker();
         // Messages of a paused partition, in order: librdkafka may still hand over what it prefetched
         // before the pause took effect, and none of it may be dropped or reordered.
@@ -148,8 +149,11 @@ public sealed class SinkService(PipelineConfig config, KafkaEndpoint kafka, ILog
                         {
                             if (!appliers.TryGetValue(e.Source, out var a))
                             {
+                                var sourceOptions = o.Source(e.Source);
                                 var applier = new SourceApplier(e.Source, target, dataSources[target], o.Sink, tables[target], sealKey,
-                                    _logger, (s, off) => _done.Enqueue((s, off)));
+                                    _logger, (s, off) => _done.Enqueue((s, off)),
+                                    sourceOptions.FinancialTables.Select(f => TableId.Parse(f)),
+                                    SensitiveColumnsOf(o, target));
                                 a = (applier, Task.Run(() => applier.RunAsync(stop.Token), stop.Token));
                                 appliers[e.Source] = a;
                             }
@@ -208,8 +212,23 @@ public sealed class SinkService(PipelineConfig config, KafkaEndpoint kafka, ILog
 
             Commit(consumer, tracker);
             consumer.Close();
+            try
+            {
+                await Task.WhenAll(upkeep);
+            }
+            catch (OperationCanceledException)
+            {
+            }
         }
     }
+
+    /// <summary>Target column names that carry a sensitive value (a sealed value lands in the column of the same name).</summary>
+    private static HashSet<string> SensitiveColumnsOf(PipelineOptions o, string target) =>
+        o.Sources.Where(s => s.Target == target)
+            .SelectMany(s => s.SensitiveColumns)
+            .Select(c => ColumnRef.TryParse(c, out var r, out _) ? r.Column : null)
+            .OfType<string>()
+            .ToHashSet(StringComparer.Ordinal);
 
     private void Commit(IConsumer<byte[], byte[]> consumer, OffsetTracker tracker)
     {

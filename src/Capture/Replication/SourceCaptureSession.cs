@@ -182,6 +182,7 @@ public sealed class SourceCaptureSession
         }
 
         CheckSlot(slot);
+        _slotReady = true;
         if (!progress.HasApplied)
         {
             if (!options.CreateReplicationObjects)
@@ -194,6 +195,7 @@ public sealed class SourceCaptureSession
             // Our own slot from a run that died before anything was applied: nothing was confirmed past
             // its consistent point, so starting over loses nothing.
             ctx.Logger.LogWarning("Source {Source}: nothing was applied from slot {Slot} yet; dropping it and starting over", _name, slot.Name);
+            _slotReady = false;
             await repl.DropReplicationSlot(slot.Name, wait: true, cancellationToken: ct);
             return await CreateSlotAsync(repl, relations, ct);
         }
@@ -283,6 +285,7 @@ public sealed class SourceCaptureSession
         var plan = SnapshotStore.Plan(ctx.Source.Tables.Keys, new Dictionary<TableId, TableSnapshotState>(), requests);
         var slot = await repl.CreatePgOutputReplicationSlot(ctx.Source.Options.SlotName, temporarySlot: false,
             slotSnapshotInitMode: LogicalSlotSnapshotInitMode.Export, cancellationToken: ct);
+        _slotReady = true;
         var consistent = new Lsn((ulong)slot.ConsistentPoint);
         ctx.Logger.LogInformation("Source {Source}: created slot {Slot} at {Lsn}; snapshots to take: {Tables}", _name, slot.Name, consistent,
             string.Join(", ", plan.Select(p => p.Table)));

@@ -4,30 +4,38 @@ using Peeq.Cdc.Cli.Demo;
 
 namespace Peeq.Cdc.Cli.Commands;
 
-/// <summary><c>demo</c>: the whole pipeline on the embedded default.</summary>
+/// <summary><c>demo</c>: the whole pipeline on the embedded default, with the 22 legacy databases.</summary>
 public static class DemoCommand
 {
     public static Command Create()
     {
         var duration = new Option<int>("--duration") { Description = "Seconds of live workload", DefaultValueFactory = _ => 30 };
-        var output = new Option<DirectoryInfo>("--out") { Description = "Where the reconciliation report goes", DefaultValueFactory = _ => new DirectoryInfo("out/demo") };
-        var rate = new Option<double>("--rate") { Description = "Workload transactions per second", DefaultValueFactory = _ => 50 };
+        var output = new Option<DirectoryInfo>("--out") { Description = "Where the reconciliation report (and the seed and workload summaries) go", DefaultValueFactory = _ => new DirectoryInfo("out/demo") };
+        var rate = new Option<double>("--rate") { Description = "Workload operations per second", DefaultValueFactory = _ => 50 };
+        var scale = new Option<double>("--scale") { Description = "seed-data scale of the 22 legacy databases (1 = the seed's volumes)", DefaultValueFactory = _ => 0.01 };
+        var seed = new Option<long>("--seed") { Description = "Seed of the data and the workload", DefaultValueFactory = _ => 1 };
         var http = CliOptions.Http();
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Pipeline log level", DefaultValueFactory = _ => LogLevel.Warning };
-        var command = new Command("demo", "Start embedded PostgreSQL and Kafka, seed a source, run the pipeline under a live workload, reconcile")
+        var command = new Command("demo", "Start embedded PostgreSQL and Kafka, seed the 22 legacy databases, replicate them into the 6 targets under a live workload, reconcile")
         {
             duration,
             output,
             rate,
+            scale,
+            seed,
             http,
             logLevel,
         };
-        command.SetAction((parse, ct) => new DemoRunner(
-            TimeSpan.FromSeconds(parse.GetValue(duration)),
-            parse.GetValue(output)!.FullName,
-            parse.GetValue(rate),
-            parse.GetValue(http),
-            parse.GetValue(logLevel)).RunAsync(ct));
+        command.SetAction((parse, ct) => new DemoRunner(new DemoOptions
+        {
+            Duration = TimeSpan.FromSeconds(parse.GetValue(duration)),
+            OutDir = parse.GetValue(output)!.FullName,
+            Rate = parse.GetValue(rate),
+            Scale = parse.GetValue(scale),
+            Seed = parse.GetValue(seed),
+            Http = parse.GetValue(http),
+            LogLevel = parse.GetValue(logLevel),
+        }).RunAsync(ct));
         return command;
     }
 }

@@ -57,8 +57,13 @@ public static class StageCommands
             var kafka = embedded?.Endpoint ?? KafkaEndpoint.FromOptions(pipeline.Options.Kafka);
             var urls = parse.GetValue(http) ?? pipeline.Options.Http.Urls;
             var app = PipelineHost.Build(pipeline, kafka, stages, urls == "off" ? null : urls, parse.GetValue(logLevel),
-                stages == Stages.Sink ? null : selected, stages == Stages.Sink ? selected : null);
+                stages == Stages.Sink ? null : selected, stages == Stages.Sink ? selected : null, dashboard: stages == Stages.All && urls != "off");
             await app.StartAsync(ct);
+            if (stages == Stages.All && urls != "off")
+            {
+                Console.Error.WriteLine($"dashboard: {Operations.Dashboard.DashboardEndpoints.PageUrl(app.Urls)}");
+            }
+
             try
             {
                 await Task.Delay(Timeout.Infinite, ct);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Peeq.Cdc.Capture;
 using Peeq.Cdc.Cli.Commands;
@@ -6,24 +7,51 @@ using Peeq.Cdc.Cli.Hosting;
 using Peeq.Cdc.Configuration;
 using Peeq.Cdc.Embedded;
 using Peeq.Cdc.Postgres;
-using Peeq.Cdc.Reconciler.Counts;
+using Peeq.Cdc.Reconciler;
 using Peeq.Cdc.Reconciler.Reports;
 using Peeq.Cdc.Sink;
+using Peeq.Cdc.Workload;
+using Peeq.Cdc.Workload.Live;
+using Peeq.Cdc.Workload.Seeding;
 using YamlDotNet.Serialization;
 using YamlDotNet.Serialization.NamingConventions;
 
 namespace Peeq.Cdc.Cli.Demo;
 
+/// <summary>What the demo runs: how long, how much data, how busy.</summary>
+public sealed record DemoOptions
+{
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(30);
+
+    public string OutDir { get; init; } = "out/demo";
+
+    /// <summary>Workload operations per second.</summary>
+    public double Rate { get; init; } = 50;
+
+    /// <summary>seed-data scale of the 22 legacy databases.</summary>
+    public double Scale { get; init; } = 0.01;
+
+    public long Seed { get; init; } = 1;
+
+    public string? Http { get; init; }
+
+    public LogLevel LogLevel { get; init; } = LogLevel.Warning;
+}
+
 /// <summary>
-/// The embedded default: a legacy PostgreSQL and a target PostgreSQL started from the machine's
-/// binaries, the in-memory Kafka-protocol broker, a seeded source under a live workload, the whole
-/// pipeline in this process, and a reconciliation at the end.
+/// The embedded default: a legacy PostgreSQL holding the 22 legacy databases (seed-data), a target
+/// PostgreSQL holding the 6 domain databases, the in-memory Kafka-protocol broker, the whole pipeline in
+/// this process with all 22 databases as sources, the live workload writing to them, and a
+/// reconciliation at the end. Until the declarative mappings exist every source uses the identity
+/// mapping into its domain's database, one schema per legacy database (targetSchema), so the two vault
+/// databases' same-named tables do not collide.
 /// </summary>
-public sealed class DemoRunner(TimeSpan duration, string outDir, double rate, string? http, LogLevel logLevel)
+public sealed class DemoRunner(DemoOptions demo)
 {
     public async Task<int> RunAsync(CancellationToken ct)
     {
         var total = Stopwatch.StartNew();
+        var outDir = demo.OutDir;
         Directory.CreateDirectory(outDir);
         Console.WriteLine("demo: starting PostgreSQL (legacy and target) and the embedded Kafka broker...");
         await using var legacy = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions { Name = "legacy" }, ct);
@@ -31,57 +59,78 @@ public sealed class DemoRunner(TimeSpan duration, string outDir, double rate, st
         using var kafka = EmbeddedKafka.Start();
         Console.WriteLine($"demo: legacy PostgreSQL on port {legacy.Port}, target on port {targetPg.Port}, Kafka at {kafka.BootstrapServers}");
 
-        const int customers = 2000;
-        var sourceCs = await legacy.CreateDatabaseAsync("shop", ct);
-        var targetCs = await targetPg.CreateDatabaseAsync("shop_consolidated", ct);
-        await using (var conn = await legacy.OpenAsync("shop", ct))
+        var world = LegacyWorld.OnOneServer(legacy.ConnectionString());
+        Console.WriteLine($"demo: seed-data --scale {demo.Scale} --seed {demo.Seed}: the 22 legacy databases...");
+        var seeded = await new LegacySeeder(world, new SeedOptions { Scale = demo.Scale, Seed = demo.Seed, Recreate = true }, progressOutput: null).RunAsync(ct);
+        Console.WriteLine($"demo: seeded {seeded.TotalRows:N0} rows in {seeded.Databases.Count} databases ({seeded.ElapsedSeconds:0.0} s), "
+                          + $"{seeded.Anomalies.Sum(a => a.Count):N0} planted anomalies of {seeded.Anomalies.Count} kinds");
+
+        var targets = new List<TargetOptions>();
+        foreach (var domain in LegacyCatalog.Domains)
         {
-            await SampleShop.CreateAsync(conn, customers, ct);
+            var name = "peeq_" + domain;
+            targets.Add(new TargetOptions { Name = name, ConnectionString = await targetPg.CreateDatabaseAsync(name, ct) });
         }
 
         var options = new PipelineOptions
         {
             Kafka = new KafkaOptions { BootstrapServers = kafka.BootstrapServers, TopicPrefix = "peeq-demo" },
-            Sources = [new SourceOptions { Name = "shop", ConnectionString = sourceCs, Target = "consolidated", Tables = [.. SampleShop.Tables] }],
-            Targets = [new TargetOptions { Name = "consolidated", ConnectionString = targetCs }],
+            Sources = world.Databases.Select(db => new SourceOptions
+            {
+                Name = db.Key,
+                ConnectionString = world.ConnectionString(db),
+                Target = db.TargetDatabase,
+                TargetSchema = db.DatabaseName(world.Prefix),
+                Tables = [.. db.Tables],
+                FinancialTables = [.. db.FinancialTables],
+                SensitiveColumns = [.. db.SensitiveColumns],
+            }).ToList(),
+            Targets = targets,
             Capture = new CaptureOptions { HeartbeatInterval = TimeSpan.FromSeconds(1), AckInterval = TimeSpan.FromMilliseconds(100) },
-            Http = new HttpOptions { Urls = http ?? "http://127.0.0.1:0" },
+            Http = new HttpOptions { Urls = demo.Http ?? "http://127.0.0.1:0" },
         };
+        if (Environment.GetEnvironmentVariable(CaptureService.SealKeyVariable) is not { Length: > 0 })
+        {
+            // Vault private keys and secret values travel sealed; this key lives only as long as the demo.
+            Environment.SetEnvironmentVariable(CaptureService.SealKeyVariable, Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
+            Console.WriteLine("demo: sensitive columns are sealed with a throwaway key (PEEQ_CDC_SEAL_KEY)");
+        }
+
         var config = PipelineConfig.FromOptions(options);
         await File.WriteAllTextAsync(Path.Combine(outDir, "peeq-cdc.yaml"), DescribeConfig(options), ct);
-
-        var app = PipelineHost.Build(config, kafka.Endpoint, Stages.All, options.Http.Urls, logLevel);
+        var app = PipelineHost.Build(config, kafka.Endpoint, Stages.All, options.Http.Urls, demo.LogLevel, dashboard: true, reportsDirectory: outDir);
         await app.StartAsync(ct);
-        Console.WriteLine($"demo: pipeline running; metrics at {string.Join(", ", app.Urls)}/metrics; workload {rate} tx/s for {duration.TotalSeconds:0} s");
 
-        var workload = new SampleWorkload(sourceCs, customers);
+        // Written again once the port is known: `peeq-cdc status --config <out>/peeq-cdc.yaml` reads this running demo.
+        options.Dashboard.Metrics = [.. app.Urls.Select(u => u.TrimEnd('/') + "/metrics")];
+        await File.WriteAllTextAsync(Path.Combine(outDir, "peeq-cdc.yaml"), DescribeConfig(options), ct);
+        Console.WriteLine($"demo: pipeline running with {options.Sources.Count} sources into {options.Targets.Count} targets; dashboard at {Operations.Dashboard.DashboardEndpoints.PageUrl(app.Urls)} (metrics at /metrics)");
+        Console.WriteLine($"demo: workload at {demo.Rate} operations/s for {demo.Duration.TotalSeconds:0} s");
+        Console.WriteLine($"demo: while it runs: peeq-cdc status --config {Path.Combine(Path.GetFullPath(outDir), "peeq-cdc.yaml")}");
+
+        await using var workload = new LegacyWorkload(world, new WorkloadOptions { Seed = demo.Seed, Rate = demo.Rate });
         using var workloadCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var workloadTask = workload.RunAsync(rate, workloadCts.Token);
-        var until = DateTime.UtcNow + duration;
-        while (DateTime.UtcNow < until && !ct.IsCancellationRequested)
+        var workloadTask = workload.RunAsync(workloadCts.Token);
+        var until = DateTime.UtcNow + demo.Duration;
+        while (DateTime.UtcNow < until && !ct.IsCancellationRequested && !workloadTask.IsCompleted)
         {
             await Task.Delay(1000, ct);
             await PrintProgressAsync(options, workload, ct);
         }
 
         await workloadCts.CancelAsync();
-        try
-        {
-            await workloadTask;
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
-        Console.WriteLine($"demo: workload stopped after {workload.Transactions} transactions; draining...");
+        var done = await workloadTask;
+        Console.WriteLine($"demo: workload stopped after {done.Operations:N0} operations ({done.Transactions:N0} transactions; wallets net {done.Money.Net}, transfers {done.Money.Transfers}); draining...");
         var drained = await PipelineProgress.WaitForDrainAsync(options, TimeSpan.FromSeconds(120), ct);
         await PrintProgressAsync(options, workload, ct);
-        var report = await new CountReconciler(options).RunAsync(ct);
-        await report.WriteAsync(outDir, ct);
+        var report = await ReconcileRunner.RunAsync(config, Mappings.Load(config), outDir, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, ct);
+        await File.WriteAllTextAsync(Path.Combine(outDir, "seed-summary.json"), seeded.ToJson(), ct);
+        await File.WriteAllTextAsync(Path.Combine(outDir, "workload-summary.json"), done.ToJson(), ct);
+        await Operations.Notifications.NotificationsSetup.PublishReconciliationAsync(app.Services, report, Path.Combine(Path.GetFullPath(outDir), "reconciliation.json"), ct);
         await app.StopAsync(CancellationToken.None);
         Console.WriteLine();
         ReconcileCommand.Print(report);
-        Console.WriteLine($"demo: report written to {Path.Combine(Path.GetFullPath(outDir), "reconciliation.json")} ({total.Elapsed.TotalSeconds:0} s in all)");
+        Console.WriteLine($"demo: reports written to {Path.Combine(Path.GetFullPath(outDir), "reconciliation.html")} and .json (seed and workload summaries beside them; {total.Elapsed.TotalSeconds:0} s in all)");
         if (!drained)
         {
             Console.WriteLine("demo: the pipeline did not drain within 120 s");
@@ -91,17 +140,29 @@ public sealed class DemoRunner(TimeSpan duration, string outDir, double rate, st
         return report.Verdict == Verdict.Clean ? 0 : 1;
     }
 
-    private static async Task PrintProgressAsync(PipelineOptions options, SampleWorkload workload, CancellationToken ct)
+    private static async Task PrintProgressAsync(PipelineOptions options, LegacyWorkload workload, CancellationToken ct)
     {
         var sources = await PipelineProgress.SourcePositionsAsync(options, ct);
         var applied = await PipelineProgress.AppliedAsync(options, ct);
-        var lag = sources.Sum(s => (double)Contracts.Lsn.Distance(s.Value, applied.TryGetValue(s.Key, out var a) ? a.EndLsn : Contracts.Lsn.Zero));
+        var lag = sources.Max(s => (double)Contracts.Lsn.Distance(s.Value, applied.TryGetValue(s.Key, out var a) ? a.EndLsn : Contracts.Lsn.Zero));
         var captured = CaptureMetrics.Events.GetAllLabelValues().Sum(l => CaptureMetrics.Events.WithLabels(l).Value);
         var appliedTx = SinkMetrics.Transactions.GetAllLabelValues().Sum(l => SinkMetrics.Transactions.WithLabels(l).Value);
-        Console.WriteLine($"progress: source tx {workload.Transactions,7} | captured events {captured,8:0} | applied tx {appliedTx,7:0} | lag {lag / 1024,8:0.0} KiB");
+        Console.WriteLine($"progress: workload ops {workload.Operations,7} tx {workload.Transactions,7} | captured events {captured,8:0} | applied tx {appliedTx,7:0} | max lag {lag / 1024,8:0.0} KiB");
     }
 
     private static string DescribeConfig(PipelineOptions options) =>
-        "# The configuration this demo ran with (for reference; its databases are gone when the demo ends).\n"
-        + new SerializerBuilder().WithNamingConvention(CamelCaseNamingConvention.Instance).Build().Serialize(options);
+        "# The configuration this demo runs with; `peeq-cdc status --config` on this file reads the running demo\n"
+        + "# (its databases and broker are gone when the demo ends).\n"
+        + new SerializerBuilder().WithNamingConvention(CamelCaseNamingConvention.Instance).WithTypeConverter(new TimeSpanYaml()).Build().Serialize(options);
+
+    /// <summary>TimeSpans as the config file reads them (hh:mm:ss.fff), not as an object of their properties.</summary>
+    private sealed class TimeSpanYaml : IYamlTypeConverter
+    {
+        public bool Accepts(Type type) => type == typeof(TimeSpan);
+
+        public object? ReadYaml(YamlDotNet.Core.IParser parser, Type type, ObjectDeserializer rootDeserializer) => throw new NotSupportedException();
+
+        public void WriteYaml(YamlDotNet.Core.IEmitter emitter, object? value, Type type, ObjectSerializer serializer) =>
+            emitter.Emit(new YamlDotNet.Core.Events.Scalar(((TimeSpan)value!).ToString("c", System.Globalization.CultureInfo.InvariantCulture)));
+    }
 }

@@ -7,6 +7,8 @@ using Microsoft.Extensions.Logging;
 using Peeq.Cdc.Capture;
 using Peeq.Cdc.Configuration;
 using Peeq.Cdc.Kafka;
+using Peeq.Cdc.Operations.Dashboard;
+using Peeq.Cdc.Operations.Status;
 using Peeq.Cdc.Sink;
 using Peeq.Cdc.Transform.Mapping;
 using Peeq.Cdc.Transform.Stream;
@@ -26,12 +28,15 @@ public enum Stages
 }
 
 /// <summary>
-/// Hosts pipeline stages as background services beside a small web server for /metrics and /healthz.
+/// Hosts pipeline stages as background services beside a small web server for /metrics and /healthz, and
+/// (with <c>dashboard</c>, as in <c>run</c> and <c>demo</c>) the built-in dashboard, /api/status and the notifications
+/// (src/Operations/).
 /// </summary>
 public static class PipelineHost
 {
     public static WebApplication Build(PipelineConfig config, KafkaEndpoint kafka, Stages stages, string? urls, LogLevel logLevel = LogLevel.Information,
-        IReadOnlyCollection<string>? sources = null, IReadOnlyCollection<string>? targets = null, Action<WebApplicationBuilder>? configure = null)
+        IReadOnlyCollection<string>? sources = null, IReadOnlyCollection<string>? targets = null, Action<WebApplicationBuilder>? configure = null,
+        bool dashboard = false, string? reportsDirectory = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "peeq-cdc" });
         builder.Logging.ClearProviders();
@@ -70,21 +75,32 @@ public static class PipelineHost
             builder.Services.AddSingleton<IHostedService>(sp => new SinkService(config, kafka, sp.GetRequiredService<ILoggerFactory>(), targets));
         }
 
+        if (stages == Stages.All && config.Options.Reconcile.Interval > TimeSpan.Zero)
+        {
+            builder.Services.AddSingleton<IHostedService>(sp => new Reconciler.Scheduling.ReconcileService(config, Mappings.Load(config), sp.GetRequiredService<ILoggerFactory>()));
+        }
+
+        if (dashboard)
+        {
+            builder.Services.AddPipelineDashboard(config, new InProcessMetrics(), kafka, reportsDirectory);
+        }
+
         configure?.Invoke(builder);
         var app = builder.Build();
         app.MapMetrics("/metrics");
         app.MapGet("/healthz", () => Results.Json(new { status = "ok", stages = stages.ToString() }));
+        if (dashboard)
+        {
+            app.MapPipelineDashboard();
+        }
+
         return app;
     }
 }
 
-/// <summary>Loads the mapping of every target.</summary>
+/// <summary>Loads the mapping of every target (identity, or a mapping file checked against the live catalogs).</summary>
 public static class Mappings
 {
     public static IReadOnlyDictionary<string, ITargetMapping> Load(PipelineConfig config) =>
-        config.Options.Targets.ToDictionary(
-            t => t.Name,
-            t => t.IsIdentity
-                ? (ITargetMapping)new IdentityMapping(t.Name, config.Options.Sources.Where(s => s.Target == t.Name).Select(s => s.Name).ToHashSet())
-                : throw new ConfigurationException($"target '{t.Name}': mapping file '{t.Mapping}': declarative mappings are not available in this build"));
+        MappingLoader.LoadAsync(config, CancellationToken.None).GetAwaiter().GetResult();
 }

@@ -22,6 +22,11 @@ public sealed class PipelineOptions
 
     public HttpOptions Http { get; set; } = new();
 
+    public ReconcileOptions Reconcile { get; set; } = new();
+    public DashboardOptions Dashboard { get; set; } = new();
+
+    public NotificationsOptions Notifications { get; set; } = new();
+
     public SourceOptions Source(string name) => Sources.FirstOrDefault(s => s.Name == name)
         ?? throw new InvalidOperationException($"no source named '{name}' is configured");
 
@@ -76,6 +81,32 @@ public sealed class SourceOptions
     /// <summary>Create the slot and publication when missing (false: a DBA pre-created them for a least-privilege role).</summary>
     public bool CreateReplicationObjects { get; set; } = true;
 
+    /// <summary>
+    /// Identity mapping only: the target schema this source's tables land in (null = the source table's own
+    /// schema). Lets two sources with same-named tables share one target database without colliding.
+    /// </summary>
+    public string? TargetSchema { get; set; }
+
+    /// <summary>The target table the identity mapping gives a source table: same name, in <see cref="TargetSchema"/> when set.</summary>
+    public Contracts.TableId IdentityTarget(Contracts.TableId sourceTable) =>
+        string.IsNullOrEmpty(TargetSchema) ? sourceTable : new Contracts.TableId(TargetSchema, sourceTable.Name);
+    /// Where this source's changes come from: <c>capture</c> (Peeq.Cdc's own Capture, the default) or
+    /// <c>debezium</c> (the external Debezium PostgreSQL connector's per-table topics; Capture skips the source).
+    /// </summary>
+    public string Input { get; set; } = "capture";
+
+    /// <summary>Debezium's <c>topic.prefix</c>: its topics are <c>&lt;prefix&gt;.&lt;schema&gt;.&lt;table&gt;</c>; default the source name.</summary>
+    public string? DebeziumTopicPrefix { get; set; }
+
+    /// <summary>Debezium's transaction metadata is enabled (<c>provide.transaction.metadata</c>): read <c>&lt;prefix&gt;.transaction</c> and apply source transactions whole.</summary>
+    public bool DebeziumTransactions { get; set; }
+
+    [YamlIgnore]
+    public bool IsDebezium => string.Equals(Input, "debezium", StringComparison.OrdinalIgnoreCase);
+
+    [YamlIgnore]
+    public string DebeziumPrefix => DebeziumTopicPrefix ?? Name;
+
     [YamlIgnore]
     public string SlotName => Slot ?? DefaultObjectName();
 
@@ -98,6 +129,12 @@ public sealed class TargetOptions
 
     /// <summary>Create a missing target table from the source table's definition (identity mapping only).</summary>
     public bool CreateTables { get; set; } = true;
+
+    /// <summary>
+    /// Which consolidated database of schemas/target this target is (peeq_users, ...): selects its references in
+    /// references.yaml. Default: the database named in <see cref="ConnectionString"/>.
+    /// </summary>
+    public string? Database { get; set; }
 
     [YamlIgnore]
     public bool IsIdentity => string.Equals(Mapping, "identity", StringComparison.OrdinalIgnoreCase);
@@ -154,6 +191,12 @@ public sealed class SinkOptions
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(500);
 
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long a delete's tombstone is kept at least (see docs/sink.md for the whole clean-up rule).</summary>
+    public TimeSpan TombstoneRetention { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>How often each target's upkeep runs: tombstone clean-up, pending lookups, parked/held/dangling gauges.</summary>
+    public TimeSpan MaintenanceInterval { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 public sealed class HttpOptions

@@ -109,6 +109,18 @@ public sealed partial class PipelineOptionsValidator(ConfigFile? file = null) : 
                 Error($"{k}:slot", $"slot '{s.SlotName}' is used by two sources");
             }
 
+            if (s.TargetSchema is { } schema)
+            {
+                if (schema.Length is 0 or > 63 || schema.Contains('\0'))
+                {
+                    Error($"{k}:targetSchema", "must be a schema name of 1 to 63 characters");
+                }
+                else if (schema == Postgres.PipelineSchema.Schema)
+                {
+                    Error($"{k}:targetSchema", $"'{schema}' is the pipeline's own schema in every target; choose another");
+                }
+            }
+
             if (s.Tables.Count == 0)
             {
                 Error($"{k}:tables", "at least one table is required");
@@ -137,6 +149,22 @@ public sealed partial class PipelineOptionsValidator(ConfigFile? file = null) : 
                 {
                     Error($"{k}:sensitiveColumns:{j}", $"table {col.Table} is not among this source's tables");
                 }
+            }
+
+            if (!string.Equals(s.Input, "capture", StringComparison.OrdinalIgnoreCase) && !s.IsDebezium)
+            {
+                Error($"{k}:input", $"'{s.Input}' is not an input (capture or debezium)");
+            }
+
+            if (s.IsDebezium && s.SensitiveColumns.Count > 0)
+            {
+                Error($"{k}:input", "a source with sensitiveColumns cannot use Debezium input: Debezium writes every column to Kafka in plaintext and cannot seal them "
+                    + "(the vault sources are Capture-only); use input: capture, or drop those columns in the connector and remove them here");
+            }
+
+            if (!s.IsDebezium && (s.DebeziumTopicPrefix is not null || s.DebeziumTransactions))
+            {
+                Error($"{k}:debeziumTopicPrefix", "debeziumTopicPrefix and debeziumTransactions apply only to input: debezium");
             }
 
             for (var j = 0; j < s.FinancialTables.Count; j++)
@@ -177,7 +205,96 @@ public sealed partial class PipelineOptionsValidator(ConfigFile? file = null) : 
             Error("sink:maxBatchDelay", "cannot be negative");
         }
 
+        if (o.Sink.TombstoneRetention < TimeSpan.Zero)
+        {
+            Error("sink:tombstoneRetention", "cannot be negative");
+        }
+
+        if (o.Sink.MaintenanceInterval <= TimeSpan.Zero)
+        {
+            Error("sink:maintenanceInterval", "must be positive");
+        }
+
+        CheckReconcile(o, targetNames, Error);
+        if (o.Dashboard.RefreshInterval < TimeSpan.FromMilliseconds(100) || o.Dashboard.StallAfter <= TimeSpan.Zero)
+        {
+            Error("dashboard", "refreshInterval must be at least 00:00:00.1 and stallAfter positive");
+        }
+
+        for (var i = 0; i < o.Dashboard.Metrics.Count; i++)
+        {
+            if (!Uri.TryCreate(o.Dashboard.Metrics[i], UriKind.Absolute, out var u) || u.Scheme is not ("http" or "https"))
+            {
+                Error($"dashboard:metrics:{i}", $"'{o.Dashboard.Metrics[i]}' is not an http(s) URL of a worker's /metrics");
+            }
+        }
+
+        switch (o.Notifications.Transport.ToLowerInvariant())
+        {
+            case "inmemory" or "off":
+                break;
+            case "rabbitmq":
+                if (!Uri.TryCreate(o.Notifications.RabbitMq.Host, UriKind.Absolute, out var r) || r.Scheme is not ("rabbitmq" or "rabbitmqs" or "amqp" or "amqps"))
+                {
+                    Error("notifications:rabbitMq:host", $"'{o.Notifications.RabbitMq.Host}' is not a RabbitMQ URI (rabbitmq://host[:port]/vhost or rabbitmqs://...)");
+                }
+
+                break;
+            default:
+                Error("notifications:transport", $"'{o.Notifications.Transport}' is not one of inmemory, rabbitmq, off");
+                break;
+        }
+
         return errors;
+    }
+
+    private void CheckReconcile(PipelineOptions o, HashSet<string> targetNames, Action<string, string> error)
+    {
+        var r = o.Reconcile;
+        foreach (var (key, path) in new[] { ("reconcile:checks", r.Checks), ("reconcile:references", r.References) })
+        {
+            if (!string.IsNullOrEmpty(path))
+            {
+                var full = file is null ? path : Path.Combine(file.Directory, path);
+                if (!File.Exists(full))
+                {
+                    error(key, $"file '{path}' does not exist (looked at {Path.GetFullPath(full)})");
+                }
+            }
+        }
+
+        if (r.Interval < TimeSpan.Zero)
+        {
+            error("reconcile:interval", "cannot be negative (zero disables the schedule)");
+        }
+
+        if (r.WatermarkWait <= TimeSpan.Zero)
+        {
+            error("reconcile:watermarkWait", "must be positive");
+        }
+
+        if (r.RecheckRounds < 0)
+        {
+            error("reconcile:recheckRounds", "must be 0 or more");
+        }
+
+        if (r.RangeRows < 1)
+        {
+            error("reconcile:rangeRows", "must be at least 1");
+        }
+
+        if (r.ListLimit < 1)
+        {
+            error("reconcile:listLimit", "must be at least 1");
+        }
+
+        foreach (var (database, target) in r.Databases)
+        {
+            if (!targetNames.Contains(target))
+            {
+                error($"reconcile:databases:{database}", $"'{target}' is not a configured target");
+            }
+        }
     }
 
     private static void CheckConnectionString(string key, string value, Action<string, string> error)

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Dapper;
 using Npgsql;
@@ -8,24 +9,54 @@ using Peeq.Cdc.Postgres;
 
 namespace Peeq.Cdc.Sink.Apply;
 
+/// <summary>An operation the Sink parked, with the reason.</summary>
+public sealed record ParkedOp(UnifiedEvent Op, string Reason);
+
+/// <summary>What one write did besides applying rows: the operations it had to park.</summary>
+public sealed class WriteResult
+{
+    public List<ParkedOp> Parked { get; } = [];
+}
+
 /// <summary>
 /// Writes one source's row operations into an open target transaction, set-based per table: the
 /// net effect per key goes through binary COPY into a text staging table, then one statement
 /// applies the version guard in the lineage table and writes the winners into the target. A change
-/// only applies over an older version from the same source; a key another source owns is parked as
-/// a conflict; deletes leave a tombstone so nothing older can bring the row back.
+/// only applies over an older version from the same source; deletes leave a tombstone so nothing
+/// older can bring the row back. The statement also returns the rows that did not win and are not
+/// simply older than what the target holds: keys another source owns. Those (rare) are settled
+/// one by one: by the mapping's priority rule (the losing claim is kept in peeq_cdc.shadowed_claims,
+/// promoted when the owner deletes) or parked as a conflict.
 /// </summary>
-public sealed class BatchWriter(TargetTables tables, string target, string source, byte[]? sealKey, Microsoft.Extensions.Logging.ILogger? logger = null)
+public sealed class BatchWriter(TargetTables tables, string target, string source, byte[]? sealKey, IReadOnlySet<string>? sensitiveColumns = null,
+    Microsoft.Extensions.Logging.ILogger? logger = null)
 {
+    private static readonly TableId IdentityMap = new(PipelineSchema.Schema, "identity_map");
+    private static readonly string[] NoColumns = [];
     private readonly Dictionary<TableId, string> _staged = [];
+    private readonly Dictionary<TableId, bool> _bulk = [];
     private NpgsqlConnection? _stagedOn;
+
+    /// <summary>
+    /// Forgets the staging tables: a rollback (to a savepoint, too) may have dropped ones created inside it.
+    /// CREATE TEMP TABLE IF NOT EXISTS makes re-creating them cheap.
+    /// </summary>
+    public void RolledBack()
+    {
+        _staged.Clear();
+        Schema.RolledBack();
+    }
+
+    /// <summary>The target transaction committed: schema changes made in it are now the tables' definitions.</summary>
+    public void Committed() => Schema.Committed();
 
     /// <summary>Schema changes and parked tables of this source (SchemaChanges.cs).</summary>
     public SchemaChanges Schema { get; } = new(tables, target, source, logger);
 
-    /// <summary>Applies <paramref name="ops"/> (in source order) within <paramref name="tx"/>.</summary>
-    public async Task WriteAsync(NpgsqlConnection conn, IReadOnlyList<UnifiedEvent> ops, CancellationToken ct)
+    /// <summary>Applies <paramref name="ops"/> (in source order) within the connection's open transaction.</summary>
+    public async Task<WriteResult> WriteAsync(NpgsqlConnection conn, IReadOnlyList<UnifiedEvent> ops, CancellationToken ct)
     {
+        var result = new WriteResult();
         var batches = new Dictionary<TableId, TableBatch>();
         var order = new List<TableBatch>();
         var parked = new List<ParkedChange>();
@@ -40,7 +71,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                     break;
                 case TableSchemaChange or TableStateChange:
                     // A barrier: rows before it land under the old definition, rows after under the new one.
-                    await FlushAsync(conn, order, ct);
+                    await FlushAsync(conn, order, result, ct);
                     batches.Clear();
                     order.Clear();
                     await Schema.ApplyAsync(conn, e, ct);
@@ -50,16 +81,16 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                     break;
                 case RowOperation { Op: RowOpKind.Truncate } t:
                     // A barrier: everything before it lands first.
-                    await FlushAsync(conn, order, ct);
+                    await FlushAsync(conn, order, result, ct);
                     batches.Clear();
                     order.Clear();
-                    await TruncateAsync(conn, t, ct);
+                    await TruncateAsync(conn, t, result, ct);
                     break;
                 case RowOperation { Op: RowOpKind.Replace or RowOpKind.Delete } r when r.Key is null:
-                    await FlushAsync(conn, order, ct);
+                    await FlushAsync(conn, order, result, ct);
                     batches.Clear();
                     order.Clear();
-                    await ReplaceOriginAsync(conn, r, ct);
+                    await ReplaceOriginAsync(conn, r, result, ct);
                     break;
                 case RowOperation r:
                     if (!batches.TryGetValue(r.Table, out var b))
@@ -74,16 +105,38 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
             }
         }
 
-        await FlushAsync(conn, order, ct);
+        await FlushAsync(conn, order, result, ct);
         if (parked.Count > 0)
         {
-            await ParkAsync(conn, parked, ct);
+            await Parking.ParkedRows.ParkAsync(conn, parked.Select(p => new ParkedOp(p, p.Reason)).ToList(), whole: false, heldBehind: null, ct);
+            foreach (var p in parked)
+            {
+                SinkMetrics.Parked.WithLabels(source, ReasonKind(p.Reason)).Inc();
+                result.Parked.Add(new ParkedOp(p, p.Reason));
+            }
         }
 
         await Schema.ParkOperationsAsync(conn, parkedTable, ct);
+        return result;
     }
 
-    private async Task FlushAsync(NpgsqlConnection conn, List<TableBatch> batches, CancellationToken ct)
+    private async Task ParkAsync(NpgsqlConnection conn, List<ParkedOp> parks, WriteResult result, CancellationToken ct)
+    {
+        if (parks.Count == 0)
+        {
+            return;
+        }
+
+        await Parking.ParkedRows.ParkAsync(conn, parks, whole: false, heldBehind: null, ct);
+        foreach (var p in parks)
+        {
+            SinkMetrics.Parked.WithLabels(source, ReasonKind(p.Reason)).Inc();
+        }
+
+        result.Parked.AddRange(parks);
+    }
+
+    private async Task FlushAsync(NpgsqlConnection conn, List<TableBatch> batches, WriteResult result, CancellationToken ct)
     {
         foreach (var b in batches)
         {
@@ -94,26 +147,39 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
             }
             catch (TargetTableMissingException e)
             {
-                await ParkAsync(conn, b.Rows.Select(r => AsParked(r.Last, e.Message)).Concat(b.Inserts.Select(i => AsParked(i, e.Message))).ToList(), ct);
+                await ParkAsync(conn, b.Rows.Select(r => new ParkedOp(r.Last, e.Message)).Concat(b.Inserts.Select(i => new ParkedOp(i, e.Message))).ToList(), result, ct);
                 continue;
             }
 
-            await StageAsync(conn, table, b, ct);
-            var stage = _staged[table.Id];
-            if (b.Rows.Count > 0)
+            var rows = b.Rows;
+            if (rows.Count > 0 && table.Info.IsKeyless)
             {
-                if (table.Info.IsKeyless)
-                {
-                    await ParkAsync(conn, b.Rows.Select(r => AsParked(r.Last, $"target table {table.Id} has no primary key; keyed changes cannot be applied to it")).ToList(), ct);
-                }
-                else
-                {
-                    await ApplyKeyedAsync(conn, table, stage, b, ct);
-                }
+                await ParkAsync(conn, rows.Select(r => new ParkedOp(r.Last, $"target table {table.Id} has no primary key; keyed changes cannot be applied to it")).ToList(), result, ct);
+                rows = [];
             }
 
-            if (b.Inserts.Count > 0)
+            var inserts = b.Inserts;
+            var hasLookups = false;
+            if (rows.Count > 0 || inserts.Count > 0)
             {
+                (rows, inserts, hasLookups) = await ResolveLookupsAsync(conn, table, rows, inserts, result, ct);
+            }
+
+            if (rows.Count > 0)
+            {
+                if (await TryBulkLoadAsync(conn, table, rows, hasLookups, ct))
+                {
+                    continue;
+                }
+
+                await StageAsync(conn, table, rows, [], ct);
+                await ApplyKeyedAsync(conn, table, rows, hasLookups, result, ct);
+            }
+
+            if (inserts.Count > 0)
+            {
+                await StageAsync(conn, table, [], inserts, ct);
+                var stage = _staged[table.Id];
                 var sql = $"INSERT INTO {table.Id.Quoted} ({ColumnList(table)}) SELECT {ValueList(table, "s", forInsert: true)} FROM {stage} s WHERE s._op = 'i'";
                 var n = await conn.ExecuteAsync(new CommandDefinition(sql, cancellationToken: ct));
                 SinkMetrics.RowsApplied.WithLabels(target, table.Id.ToString(), "insert").Inc(n);
@@ -121,48 +187,192 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
         }
     }
 
-    private async Task ApplyKeyedAsync(NpgsqlConnection conn, TargetTable table, string stage, TableBatch b, CancellationToken ct)
+    /// <summary>
+    /// Replaces <c>{"$lookup": {"kind", "key"}}</c> values with the id identity_map holds; unresolved ones
+    /// become NULL and are remembered (recorded as pending once the row has won). A lookup may not fill a
+    /// key column (a key must be known when the row is written): such a row is parked.
+    /// </summary>
+    private static async Task<(IReadOnlyList<PendingRow>, IReadOnlyList<RowOperation>, bool)> ResolveLookupsAsync(
+        NpgsqlConnection conn, TargetTable table, IReadOnlyList<PendingRow> rows, IReadOnlyList<RowOperation> inserts, WriteResult result, CancellationToken ct)
     {
-        var upserts = b.Rows.Count(r => !r.Deleted);
-        var deletes = b.Rows.Count - upserts;
+        var wanted = new HashSet<(string Kind, string Key)>();
+        foreach (var r in rows)
+        {
+            if (r.Row is { } row)
+            {
+                foreach (var (_, v) in row)
+                {
+                    if (Lookup.Is(v, out var kind, out var key))
+                    {
+                        wanted.Add((kind, key));
+                    }
+                }
+            }
+        }
+
+        foreach (var i in inserts)
+        {
+            foreach (var (_, v) in i.Row ?? [])
+            {
+                if (Lookup.Is(v, out var kind, out var key))
+                {
+                    wanted.Add((kind, key));
+                }
+            }
+        }
+
+        if (wanted.Count == 0)
+        {
+            return (rows, inserts, false);
+        }
+
+        var found = (await conn.QueryAsync<(string Kind, string Key, string Id)>(new CommandDefinition("""
+            SELECT m.kind, m.legacy_key, m.id::text FROM peeq_cdc.identity_map m
+            JOIN unnest(@kinds::text[], @keys::text[]) AS w(kind, legacy_key) ON m.kind = w.kind AND m.legacy_key = w.legacy_key
+            """, new { kinds = wanted.Select(w => w.Kind).ToArray(), keys = wanted.Select(w => w.Key).ToArray() }, cancellationToken: ct)))
+            .ToDictionary(f => (f.Kind, f.Key), f => f.Id);
+        var keptRows = new List<PendingRow>(rows.Count);
+        var parks = new List<ParkedOp>();
+        foreach (var r in rows)
+        {
+            if (r.Row is not { } row || !row.Any(p => Lookup.Is(p.Value, out _, out _)))
+            {
+                keptRows.Add(r);
+                continue;
+            }
+
+            var keyLookup = table.Key.FirstOrDefault(k => Lookup.Is(row[k], out _, out _));
+            if (keyLookup is not null)
+            {
+                parks.Add(new ParkedOp(r.Last, $"{table.Id}: a lookup cannot fill key column {keyLookup} (the key must be known when the row is written)"));
+                continue;
+            }
+
+            r.UnresolvedRow ??= (JsonObject)row.DeepClone();
+            foreach (var (name, value) in r.UnresolvedRow.ToList())
+            {
+                if (Lookup.Is(value, out var kind, out var key))
+                {
+                    if (found.TryGetValue((kind, key), out var id))
+                    {
+                        r.Set(name, JsonValue.Create(id));
+                    }
+                    else
+                    {
+                        r.Set(name, null);
+                        (r.PendingLookups ??= []).Add((name, kind, key));
+                    }
+                }
+            }
+
+            keptRows.Add(r);
+        }
+
+        var keptInserts = new List<RowOperation>(inserts.Count);
+        foreach (var i in inserts)
+        {
+            if (i.Row is not { } row || !row.Any(p => Lookup.Is(p.Value, out _, out _)))
+            {
+                keptInserts.Add(i);
+                continue;
+            }
+
+            var resolved = new JsonObject();
+            string? missing = null;
+            foreach (var (name, value) in row)
+            {
+                if (Lookup.Is(value, out var kind, out var key))
+                {
+                    if (found.TryGetValue((kind, key), out var id))
+                    {
+                        resolved[name] = id;
+                    }
+                    else
+                    {
+                        missing ??= $"{name} ({kind} {key})";
+                    }
+                }
+                else
+                {
+                    resolved[name] = value?.DeepClone();
+                }
+            }
+
+            if (missing is not null)
+            {
+                // No key: nothing could find this row again to fill the value in later.
+                parks.Add(new ParkedOp(i, $"{table.Id} has no key, so the unresolved lookup {missing} could never be filled in later"));
+            }
+            else
+            {
+                keptInserts.Add(i with { Row = resolved });
+            }
+        }
+
+        await ParkAsyncStatic(conn, parks, result, ct);
+        return (keptRows, keptInserts, true);
+    }
+
+    private static async Task ParkAsyncStatic(NpgsqlConnection conn, List<ParkedOp> parks, WriteResult result, CancellationToken ct)
+    {
+        if (parks.Count == 0)
+        {
+            return;
+        }
+
+        await Parking.ParkedRows.ParkAsync(conn, parks, whole: false, heldBehind: null, ct);
+        foreach (var p in parks)
+        {
+            SinkMetrics.Parked.WithLabels(p.Op.Source, ReasonKind(p.Reason)).Inc();
+        }
+
+        result.Parked.AddRange(parks);
+    }
+
+    private async Task ApplyKeyedAsync(NpgsqlConnection conn, TargetTable table, IReadOnlyList<PendingRow> rows, bool hasLookups, WriteResult result, CancellationToken ct)
+    {
+        var stage = _staged[table.Id];
+        var upserts = rows.Count(r => !r.Deleted);
+        var deletes = rows.Count - upserts;
         var args = new { source, target_table = table.Id.ToString() };
         var lineage = table.QuotedLineage;
         var keyJoin = string.Join(" AND ", table.Key.Select(k => $"w.{Q(k)} = s.{Q(k)}::{BaseType(table, k)}"));
         var keyCols = string.Join(", ", table.Key.Select(Q));
         var stageKeys = string.Join(", ", table.Key.Select(k => $"s.{Q(k)}::{BaseType(table, k)}"));
+        var keyOrder = string.Join(", ", Enumerable.Range(1, table.Key.Count));
+        var newer = $"""
+            NOT EXISTS (SELECT 1 FROM {lineage} l2 WHERE {string.Join(" AND ", table.Key.Select(k => $"l2.{Q(k)} = s.{Q(k)}::{BaseType(table, k)}"))}
+                AND l2.source = @source AND (l2.lsn, l2.seq) >= (s._lsn::pg_lsn, s._seq))
+            """;
+        var candidates = new List<(int Ord, char Kind)>();
         if (upserts > 0)
         {
-            // A key that another source owns (and has not deleted) is a conflict no rule decides: parked.
-            await conn.ExecuteAsync(new CommandDefinition($"""
-                INSERT INTO peeq_cdc.parked_rows (source, commit_lsn, seq, sub, source_table, source_key, target_table, reason, payload)
-                SELECT @source, s._lsn::pg_lsn, s._seq, s._sub, s._origin_table, s._origin_key::jsonb, @target_table,
-                       format('conflict: %s key %s is owned by source %s (%s %s); no rule decides', @target_table, s._key, l.source, l.origin_table, l.origin_key),
-                       s._payload
-                FROM {stage} s JOIN {lineage} l ON {string.Join(" AND ", table.Key.Select(k => $"l.{Q(k)} = s.{Q(k)}::{BaseType(table, k)}"))}
-                WHERE s._op = 'u' AND l.source <> @source AND NOT l.deleted
-                ON CONFLICT DO NOTHING
-                """, args, cancellationToken: ct));
-
             var won = $"""
                 won AS (
-                    INSERT INTO {lineage} AS l ({keyCols}, source, origin_table, origin_key, lsn, seq, deleted, updated_at)
-                    SELECT {stageKeys}, @source, s._origin_table, s._origin_key::jsonb, s._lsn::pg_lsn, s._seq, false, now()
-                    FROM {stage} s WHERE s._op = 'u'
+                    INSERT INTO {lineage} AS l ({keyCols}, source, origin_table, origin_key, lsn, seq, deleted, updated_at, rank)
+                    SELECT {stageKeys}, @source, s._origin_table, s._origin_key::jsonb, s._lsn::pg_lsn, s._seq, false, now(), s._rank
+                    FROM {stage} s WHERE s._op = 'u' ORDER BY {keyOrder}
                     ON CONFLICT ({keyCols}) DO UPDATE SET source = excluded.source, origin_table = excluded.origin_table, origin_key = excluded.origin_key,
-                        lsn = excluded.lsn, seq = excluded.seq, deleted = false, updated_at = excluded.updated_at
+                        lsn = excluded.lsn, seq = excluded.seq, deleted = false, updated_at = excluded.updated_at, rank = excluded.rank
                     WHERE (l.source = excluded.source AND (l.lsn, l.seq) < (excluded.lsn, excluded.seq)) OR (l.deleted AND l.source <> excluded.source)
                     RETURNING {keyCols})
                 """;
+            // Rows that neither won nor are older than what this source already applied: another source owns the key.
+            var lost = $"SELECT s._ord, 'c'::\"char\", 0 FROM {stage} s WHERE s._op = 'u' AND NOT EXISTS (SELECT 1 FROM won w WHERE {keyJoin}) AND {newer}";
             var nonKey = table.Info.Columns.Where(c => !table.Key.Contains(c.Name)).ToList();
-            int applied;
-            if (b.Rows.All(r => r.Deleted || r.Unchanged.Count == 0 && Covers(table, r.Row!)))
+            IEnumerable<(int Ord, char Kind, int N)> outcome;
+            if (rows.All(r => r.Deleted || r.Unchanged.Count == 0 && Covers(table, r.Row!)))
             {
                 var set = nonKey.Count == 0 ? "NOTHING" : "UPDATE SET " + string.Join(", ", nonKey.Select(c => $"{Q(c.Name)} = excluded.{Q(c.Name)}"));
-                applied = await conn.ExecuteAsync(new CommandDefinition($"""
-                    WITH {won}
-                    INSERT INTO {table.Id.Quoted} AS t ({ColumnList(table)})
-                    SELECT {ValueList(table, "s", forInsert: true)} FROM {stage} s JOIN won w ON {keyJoin} WHERE s._op = 'u'
-                    ON CONFLICT ({keyCols}) DO {set}
+                outcome = await conn.QueryAsync<(int, char, int)>(new CommandDefinition($"""
+                    WITH {won},
+                    ins AS (
+                        INSERT INTO {table.Id.Quoted} AS t ({ColumnList(table)})
+                        SELECT {ValueList(table, "s", forInsert: true)} FROM {stage} s JOIN won w ON {keyJoin} WHERE s._op = 'u'
+                        ON CONFLICT ({keyCols}) DO {set}
+                        RETURNING 1)
+                    SELECT -1, 'n'::"char", (SELECT count(*) FROM ins)::int
+                    UNION ALL {lost}
                     """, args, cancellationToken: ct));
             }
             else
@@ -175,7 +385,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                 var sets = nonKey.Count == 0
                     ? $"{Q(table.Key[0])} = t.{Q(table.Key[0])}"
                     : string.Join(", ", nonKey.Select(c => $"{Q(c.Name)} = CASE WHEN {Lit(c.Name)} = ANY(s._keep) THEN t.{Q(c.Name)} ELSE s.{Q(c.Name)}::{c.BaseTypeSql} END"));
-                applied = await conn.ExecuteAsync(new CommandDefinition($"""
+                outcome = await conn.QueryAsync<(int, char, int)>(new CommandDefinition($"""
                     WITH {won},
                     upd AS (
                         UPDATE {table.Id.Quoted} t SET {sets}
@@ -185,40 +395,502 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                     missing AS (
                         SELECT s.* FROM {stage} s JOIN won w ON {keyJoin}
                         WHERE s._op = 'u' AND NOT EXISTS (SELECT 1 FROM upd u WHERE {updMatch})),
-                    park AS (
-                        INSERT INTO peeq_cdc.parked_rows (source, commit_lsn, seq, sub, source_table, source_key, target_table, reason, payload)
-                        SELECT @source, s._lsn::pg_lsn, s._seq, s._sub, s._origin_table, s._origin_key::jsonb, @target_table,
-                               format('%s key %s: columns %s were unchanged at the source but the target does not hold this row, so their values are unknown', @target_table, s._key, array_to_string(s._toast, ', ')),
-                               s._payload
-                        FROM missing s WHERE cardinality(s._toast) > 0
-                        ON CONFLICT DO NOTHING)
-                    INSERT INTO {table.Id.Quoted} ({ColumnList(table)})
-                    SELECT {ValueList(table, "s", forInsert: true)} FROM missing s WHERE cardinality(s._toast) = 0
+                    ins AS (
+                        INSERT INTO {table.Id.Quoted} ({ColumnList(table)})
+                        SELECT {ValueList(table, "s", forInsert: true)} FROM missing s WHERE cardinality(s._toast) = 0
+                        RETURNING 1)
+                    SELECT -1, 'n'::"char", ((SELECT count(*) FROM upd) + (SELECT count(*) FROM ins))::int
+                    UNION ALL SELECT s._ord, 't'::"char", 0 FROM missing s WHERE cardinality(s._toast) > 0
+                    UNION ALL {lost}
                     """, args, cancellationToken: ct));
             }
 
-            SinkMetrics.RowsApplied.WithLabels(target, table.Id.ToString(), "upsert").Inc(applied);
+            foreach (var (ord, kind, n) in outcome)
+            {
+                if (ord < 0)
+                {
+                    SinkMetrics.RowsApplied.WithLabels(target, table.Id.ToString(), "upsert").Inc(n);
+                }
+                else
+                {
+                    candidates.Add((ord, kind));
+                }
+            }
         }
 
         if (deletes > 0)
         {
-            var deleted = await conn.ExecuteAsync(new CommandDefinition($"""
+            var outcome = await conn.QueryAsync<(int, char, int)>(new CommandDefinition($"""
                 WITH won AS (
                     INSERT INTO {lineage} AS l ({keyCols}, source, origin_table, origin_key, lsn, seq, deleted, updated_at)
                     SELECT {stageKeys}, @source, s._origin_table, s._origin_key::jsonb, s._lsn::pg_lsn, s._seq, true, now()
-                    FROM {stage} s WHERE s._op = 'd'
+                    FROM {stage} s WHERE s._op = 'd' ORDER BY {keyOrder}
                     ON CONFLICT ({keyCols}) DO UPDATE SET origin_table = excluded.origin_table, origin_key = excluded.origin_key,
                         lsn = excluded.lsn, seq = excluded.seq, deleted = true, updated_at = excluded.updated_at
                     WHERE l.source = excluded.source AND (l.lsn, l.seq) < (excluded.lsn, excluded.seq)
-                    RETURNING {keyCols})
-                DELETE FROM {table.Id.Quoted} t USING won w WHERE {string.Join(" AND ", table.Key.Select(k => $"t.{Q(k)} = w.{Q(k)}"))}
+                    RETURNING {keyCols}),
+                del AS (
+                    DELETE FROM {table.Id.Quoted} t USING won w WHERE {string.Join(" AND ", table.Key.Select(k => $"t.{Q(k)} = w.{Q(k)}"))}
+                    RETURNING 1)
+                SELECT -1, 'n'::"char", (SELECT count(*) FROM del)::int
+                UNION ALL SELECT s._ord, 'd'::"char", 0 FROM {stage} s WHERE s._op = 'd' AND NOT EXISTS (SELECT 1 FROM won w WHERE {keyJoin}) AND {newer}
+                UNION ALL SELECT s._ord, 'p'::"char", 0 FROM {stage} s JOIN won w ON {keyJoin} WHERE s._op = 'd'
+                    AND EXISTS (SELECT 1 FROM peeq_cdc.shadowed_claims c WHERE c.target_table = @target_table AND c.target_key = {Canon(table, "s")})
                 """, args, cancellationToken: ct));
-            SinkMetrics.RowsApplied.WithLabels(target, table.Id.ToString(), "delete").Inc(deleted);
+            foreach (var (ord, kind, n) in outcome)
+            {
+                if (ord < 0)
+                {
+                    SinkMetrics.RowsApplied.WithLabels(target, table.Id.ToString(), "delete").Inc(n);
+                }
+                else
+                {
+                    candidates.Add((ord, kind));
+                }
+            }
+        }
+
+        if (hasLookups || table.MayHavePending)
+        {
+            await MaintainPendingLookupsAsync(conn, table, stage, source, rows.Any(r => r.PendingLookups is not null), ct);
+        }
+
+        if (table.Id == IdentityMap && upserts > 0)
+        {
+            await Lookups.ResolveFromStageAsync(conn, tables, stage, ct);
+        }
+
+        if (candidates.Count > 0)
+        {
+            await SettleAsync(conn, table, rows, candidates, result, ct);
         }
     }
 
+    /// <summary>
+    /// Pending lookups follow their row: a won row's lookups that are still unresolved are recorded, the
+    /// ones it now sets another way are dropped; a deleted row leaves none behind.
+    /// </summary>
+    private static async Task MaintainPendingLookupsAsync(NpgsqlConnection conn, TargetTable table, string stage, string owner, bool anyPending, CancellationToken ct)
+    {
+        var lineage = table.QuotedLineage;
+        var mine = $"JOIN {lineage} l ON {string.Join(" AND ", table.Key.Select(k => $"l.{Q(k)} = s.{Q(k)}::{BaseType(table, k)}"))} AND l.source = @source AND l.lsn = s._lsn::pg_lsn AND l.seq = s._seq";
+        var sql = new StringBuilder($"""
+            DELETE FROM peeq_cdc.pending_lookups p USING {stage} s {mine}
+            WHERE p.target_table = @target_table AND p.target_key = {Canon(table, "s")} AND (s._op = 'd' OR NOT (p.column_name = ANY(s._keep)));
+            """);
+        if (anyPending)
+        {
+            sql.Append($"""
+
+                INSERT INTO peeq_cdc.pending_lookups (target_table, target_key, column_name, kind, legacy_key, source, lsn, seq)
+                SELECT @target_table, {Canon(table, "s")}, x.c, x.kind, x.key, @source, s._lsn::pg_lsn, s._seq
+                FROM {stage} s {mine} CROSS JOIN LATERAL jsonb_to_recordset(s._lookups::jsonb) AS x(c text, kind text, key text)
+                WHERE s._op = 'u' AND s._lookups IS NOT NULL
+                ON CONFLICT (target_table, target_key, column_name) DO UPDATE SET kind = excluded.kind, legacy_key = excluded.legacy_key,
+                    source = excluded.source, lsn = excluded.lsn, seq = excluded.seq, created_at = now();
+                """);
+            table.MayHavePending = true;
+        }
+
+        await conn.ExecuteAsync(new CommandDefinition(sql.ToString(), new { source = owner, target_table = table.Id.ToString() }, cancellationToken: ct));
+    }
+
+    /// <summary>
+    /// Rows the set-based statement did not apply for a reason other than age: keys another source owns
+    /// (settled by the claims' priority, else parked), kept values the target never had (parked), a delete
+    /// of a key this source only has a shadowed claim on, and owner deletes that promote a shadowed claim.
+    /// </summary>
+    private async Task SettleAsync(NpgsqlConnection conn, TargetTable table, IReadOnlyList<PendingRow> rows, List<(int Ord, char Kind)> candidates, WriteResult result, CancellationToken ct)
+    {
+        var stage = _staged[table.Id];
+        var parks = new List<ParkedOp>();
+        var args = new { source, target_table = table.Id.ToString(), ords = candidates.Select(c => c.Ord).ToArray() };
+        var keyMatch = string.Join(" AND ", table.Key.Select(k => $"l.{Q(k)} = s.{Q(k)}::{BaseType(table, k)}"));
+        var owners = (await conn.QueryAsync<OwnerRow>(new CommandDefinition($"""
+            SELECT s._ord AS ord, l.source, l.deleted, l.rank, l.origin_table, l.origin_key::text AS origin_key, l.lsn::text AS lsn, l.seq, {Canon(table, "s")}::text AS canon
+            FROM {stage} s JOIN {table.QuotedLineage} l ON {keyMatch} WHERE s._ord = ANY(@ords)
+            """, args, cancellationToken: ct))).ToDictionary(o => o.ord);
+        var promote = new List<string>();
+        foreach (var (ord, kind) in candidates)
+        {
+            var row = rows[ord];
+            owners.TryGetValue(ord, out var owner);
+            switch (kind)
+            {
+                case 't':
+                    parks.Add(new ParkedOp(row.Last, $"{table.Id} key {KeyText(row.Key)}: columns {string.Join(", ", row.Unchanged)} were unchanged at the source but the target does not hold this row, so their values are unknown"));
+                    break;
+                case 'p':
+                    promote.Add(owner!.canon);
+                    break;
+                case 'd':
+                    // A delete from a source that does not own the row: its shadowed claim (if any) goes.
+                    await conn.ExecuteAsync(new CommandDefinition($"""
+                        DELETE FROM peeq_cdc.shadowed_claims c USING {stage} s
+                        WHERE s._ord = @ord AND c.target_table = @target_table AND c.target_key = {Canon(table, "s")} AND c.source = @source
+                          AND (c.lsn, c.seq) < (s._lsn::pg_lsn, s._seq)
+                        """, new { ord, source, target_table = table.Id.ToString() }, cancellationToken: ct));
+                    break;
+                case 'c' when owner is null || owner.source == source:
+                    break; // Raced with nothing we need to act on: this source's own newer change is already there.
+                case 'c' when owner.deleted:
+                    // Another source's tombstone committed while this statement ran: take the key over.
+                    await ForceClaimAsync(conn, table, ClaimOf(row, owner.canon), result, ct);
+                    break;
+                case 'c':
+                    var mine = row.Claim;
+                    if (mine is not { Mode: ConflictMode.Priority } || owner.rank is null || owner.rank == mine.Rank)
+                    {
+                        var why = mine is { Mode: ConflictMode.Priority } && owner.rank == mine.Rank ? $"both claim rank {mine.Rank}" : "no rule decides";
+                        parks.Add(new ParkedOp(row.Last,
+                            $"conflict: {table.Id} key {KeyText(row.Key)} is owned by source {owner.source} ({owner.origin_table} {owner.origin_key}); {why}"));
+                        break;
+                    }
+
+                    var claim = await ShadowAsync(conn, table, row, owner.canon, ct);
+                    if (claim is not null && mine.Rank < owner.rank)
+                    {
+                        await DemoteOwnerAsync(conn, table, owner, ct);
+                        await ForceClaimAsync(conn, table, claim, result, ct);
+                    }
+
+                    break;
+            }
+        }
+
+        await ParkAsync(conn, parks, result, ct);
+        foreach (var canon in promote)
+        {
+            await PromoteBestAsync(conn, table, canon, result, ct);
+        }
+    }
+
+    private sealed record OwnerRow(int ord, string source, bool deleted, int? rank, string origin_table, string origin_key, string lsn, long seq, string canon);
+
+    private sealed class ShadowRow
+    {
+        public string source { get; set; } = "";
+
+        public string origin_table { get; set; } = "";
+
+        public string origin_key { get; set; } = "{}";
+
+        public int rank { get; set; }
+
+        public string row { get; set; } = "{}";
+
+        public string[] unchanged { get; set; } = [];
+
+        public string lsn { get; set; } = "0/0";
+
+        public long seq { get; set; }
+    }
+
+    /// <summary>A claim as kept in peeq_cdc.shadowed_claims.</summary>
+    private sealed record Claim(string Canon, string Source, RowOrigin Origin, int? Rank, JsonObject Row, IReadOnlyList<string> Unchanged, Lsn Lsn, long Seq);
+
+    private static Claim ClaimOf(PendingRow row, string canon) =>
+        new(canon, row.Last.Source, row.Origin, row.Claim is { Mode: ConflictMode.Priority } c ? c.Rank : null, row.UnresolvedRow ?? row.Row!, row.Unchanged.ToList(), row.Lsn, row.Seq);
+
+    /// <summary>Records (merging with what it held) this source's losing claim; null when the shadow already holds a newer one.</summary>
+    private async Task<Claim?> ShadowAsync(NpgsqlConnection conn, TargetTable table, PendingRow row, string canon, CancellationToken ct)
+    {
+        var existing = await conn.QuerySingleOrDefaultAsync<ShadowRow>(new CommandDefinition("""
+            SELECT source, origin_table, origin_key::text AS origin_key, rank, row::text AS row, unchanged, lsn::text AS lsn, seq
+            FROM peeq_cdc.shadowed_claims WHERE target_table = @t AND target_key = @k::jsonb AND source = @source
+            """, new { t = table.Id.ToString(), k = canon, source }, cancellationToken: ct));
+        var incoming = row.UnresolvedRow ?? row.Row!;
+        JsonObject merged;
+        var unknown = new HashSet<string>(StringComparer.Ordinal);
+        if (existing is not null)
+        {
+            if (new SourcePosition(Lsn.Parse(existing.lsn), existing.seq) >= new SourcePosition(row.Lsn, row.Seq))
+            {
+                return null;
+            }
+
+            merged = (JsonObject)JsonNode.Parse(existing.row)!;
+            unknown.UnionWith(existing.unchanged.Where(c => !incoming.ContainsKey(c)));
+            foreach (var (name, value) in incoming)
+            {
+                merged[name] = value?.DeepClone();
+            }
+        }
+        else
+        {
+            merged = (JsonObject)incoming.DeepClone();
+        }
+
+        unknown.UnionWith(row.Unchanged.Where(c => !merged.ContainsKey(c)));
+        var claim = new Claim(canon, source, row.Origin, row.Claim!.Rank, merged, unknown.ToList(), row.Lsn, row.Seq);
+        await WriteShadowAsync(conn, table, claim, ct);
+        return claim;
+    }
+
+    private static Task WriteShadowAsync(NpgsqlConnection conn, TargetTable table, Claim c, CancellationToken ct) =>
+        conn.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO peeq_cdc.shadowed_claims (target_table, target_key, source, origin_table, origin_key, rank, row, unchanged, lsn, seq, updated_at)
+            VALUES (@t, @k::jsonb, @source, @origin_table, @origin_key::jsonb, @rank, @row::jsonb, @unchanged, @lsn::pg_lsn, @seq, now())
+            ON CONFLICT (target_table, target_key, source) DO UPDATE SET origin_table = excluded.origin_table, origin_key = excluded.origin_key,
+                rank = excluded.rank, row = excluded.row, unchanged = excluded.unchanged, lsn = excluded.lsn, seq = excluded.seq, updated_at = now()
+            """, new
+        {
+            t = table.Id.ToString(),
+            k = c.Canon,
+            source = c.Source,
+            origin_table = c.Origin.Table.ToString(),
+            origin_key = c.Origin.Key.ToJsonString(),
+            rank = c.Rank,
+            row = c.Row.ToJsonString(),
+            unchanged = c.Unchanged.ToArray(),
+            lsn = c.Lsn.ToString(),
+            seq = c.Seq,
+        }, cancellationToken: ct));
+
+    /// <summary>The owner loses the key to a better claim: its current row becomes its shadowed claim (sensitive columns sealed again).</summary>
+    private async Task DemoteOwnerAsync(NpgsqlConnection conn, TargetTable table, OwnerRow owner, CancellationToken ct)
+    {
+        var cols = table.Info.Columns;
+        var keyArgs = new DynamicParameters();
+        keyArgs.Add("k", owner.canon);
+        var select = string.Join(", ", cols.Select(c => $"t.{Q(c.Name)}::text"));
+        var keyMatch = string.Join(" AND ", table.Key.Select(k => $"t.{Q(k)} = (@k::jsonb ->> {Lit(k)})::{BaseType(table, k)}"));
+        await using var cmd = new NpgsqlCommand($"SELECT {select} FROM {table.Id.Quoted} t WHERE {keyMatch}", conn);
+        cmd.Parameters.AddWithValue("k", owner.canon);
+        var row = new JsonObject();
+        var unknown = new List<string>();
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            if (!await reader.ReadAsync(ct))
+            {
+                return;
+            }
+
+            for (var i = 0; i < cols.Count; i++)
+            {
+                var c = cols[i];
+                if (reader.IsDBNull(i))
+                {
+                    row[c.Name] = null;
+                    continue;
+                }
+
+                var text = reader.GetString(i);
+                if (sensitiveColumns?.Contains(c.Name) == true)
+                {
+                    if (sealKey is null)
+                    {
+                        unknown.Add(c.Name);
+                    }
+                    else
+                    {
+                        row[c.Name] = new JsonObject { [SealedValue.Marker] = SealedValue.Seal(sealKey, c.Name, text) };
+                    }
+
+                    continue;
+                }
+
+                var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+                using (var w = new Utf8JsonWriter(buffer))
+                {
+                    ValueCodec.WriteJson(w, c.Type, text);
+                }
+
+                row[c.Name] = JsonNode.Parse(buffer.WrittenSpan);
+            }
+        }
+
+        var origin = new RowOrigin(TableId.Parse(owner.origin_table), (JsonObject)JsonNode.Parse(owner.origin_key)!);
+        await WriteShadowAsync(conn, table, new Claim(owner.canon, owner.source, origin, owner.rank ?? int.MaxValue, row, unknown, Lsn.Parse(owner.lsn), owner.seq), ct);
+    }
+
+    /// <summary>After the owner deleted the row: the best remaining shadowed claim (lowest rank) becomes the row.</summary>
+    private async Task PromoteBestAsync(NpgsqlConnection conn, TargetTable table, string canon, WriteResult result, CancellationToken ct)
+    {
+        var best = await conn.QueryFirstOrDefaultAsync<ShadowRow>(new CommandDefinition("""
+            SELECT source, origin_table, origin_key::text AS origin_key, rank, row::text AS row, unchanged, lsn::text AS lsn, seq
+            FROM peeq_cdc.shadowed_claims WHERE target_table = @t AND target_key = @k::jsonb ORDER BY rank, source LIMIT 1
+            """, new { t = table.Id.ToString(), k = canon }, cancellationToken: ct));
+        if (best is null)
+        {
+            return;
+        }
+
+        var claim = new Claim(canon, best.source, new RowOrigin(TableId.Parse(best.origin_table), (JsonObject)JsonNode.Parse(best.origin_key)!),
+            best.rank, (JsonObject)JsonNode.Parse(best.row)!, best.unchanged, Lsn.Parse(best.lsn), best.seq);
+        await ForceClaimAsync(conn, table, claim, result, ct);
+    }
+
+    /// <summary>
+    /// Makes <paramref name="claim"/> the row: ownership moves to its source whatever the lineage held,
+    /// the row is written as a new one (unnamed columns get their default), and the claim leaves the shadows.
+    /// A claim missing values it never received cannot become a row: it is parked and stays shadowed.
+    /// </summary>
+    private async Task ForceClaimAsync(NpgsqlConnection conn, TargetTable table, Claim claim, WriteResult result, CancellationToken ct)
+    {
+        var key = new JsonObject();
+        foreach (var k in table.Key)
+        {
+            key[k] = claim.Row[k]?.DeepClone();
+        }
+
+        var op = new RowOperation(claim.Source, claim.Lsn, claim.Seq, 0, RowOpKind.Upsert, table.Id, key, claim.Row, claim.Unchanged, claim.Origin, 0, false,
+            Claim: claim.Rank is int rank ? new ConflictClaim(ConflictMode.Priority, rank) : null);
+        if (claim.Unchanged.Count > 0)
+        {
+            await ParkAsync(conn, [new ParkedOp(op, $"claim of source {claim.Source} on {table.Id} key {KeyText(key)} cannot become the row: columns {string.Join(", ", claim.Unchanged)} were never received")], result, ct);
+            return;
+        }
+
+        var batch = new TableBatch(table.Id);
+        batch.Add(op);
+        var (rows, _, hasLookups) = await ResolveLookupsAsync(conn, table, batch.Rows, [], result, ct);
+        if (rows.Count == 0)
+        {
+            return;
+        }
+
+        await StageAsync(conn, table, rows, [], ct);
+        var stage = _staged[table.Id];
+        var keyCols = string.Join(", ", table.Key.Select(Q));
+        var stageKeys = string.Join(", ", table.Key.Select(k => $"s.{Q(k)}::{BaseType(table, k)}"));
+        var keyJoin = string.Join(" AND ", table.Key.Select(k => $"w.{Q(k)} = s.{Q(k)}::{BaseType(table, k)}"));
+        var nonKey = table.Info.Columns.Where(c => !table.Key.Contains(c.Name)).ToList();
+        var set = nonKey.Count == 0 ? "NOTHING" : "UPDATE SET " + string.Join(", ", nonKey.Select(c => $"{Q(c.Name)} = excluded.{Q(c.Name)}"));
+        await conn.ExecuteAsync(new CommandDefinition($"""
+            WITH won AS (
+                INSERT INTO {table.QuotedLineage} AS l ({keyCols}, source, origin_table, origin_key, lsn, seq, deleted, updated_at, rank)
+                SELECT {stageKeys}, @source, s._origin_table, s._origin_key::jsonb, s._lsn::pg_lsn, s._seq, false, now(), s._rank FROM {stage} s
+                ON CONFLICT ({keyCols}) DO UPDATE SET source = excluded.source, origin_table = excluded.origin_table, origin_key = excluded.origin_key,
+                    lsn = excluded.lsn, seq = excluded.seq, deleted = false, updated_at = excluded.updated_at, rank = excluded.rank
+                RETURNING {keyCols})
+            INSERT INTO {table.Id.Quoted} AS t ({ColumnList(table)})
+            SELECT {ValueList(table, "s", forInsert: true)} FROM {stage} s JOIN won w ON {keyJoin}
+            ON CONFLICT ({keyCols}) DO {set};
+            DELETE FROM peeq_cdc.shadowed_claims WHERE target_table = @target_table AND target_key = @k::jsonb AND source = @source;
+            """, new { source = claim.Source, target_table = table.Id.ToString(), k = claim.Canon }, cancellationToken: ct));
+        SinkMetrics.RowsApplied.WithLabels(target, table.Id.ToString(), "promote").Inc();
+        if (hasLookups || table.MayHavePending)
+        {
+            await MaintainPendingLookupsAsync(conn, table, stage, claim.Source, rows.Any(r => r.PendingLookups is not null), ct);
+        }
+    }
+
+    /// <summary>
+    /// The plain COPY path for the initial load of an empty table: while a table is 'loading' for this
+    /// source and held nothing when its load began, snapshot rows are COPY'd straight into the target and
+    /// the lineage, with no staging and no upsert. A key that is already there (a streamed change got it
+    /// first, or another source) makes the COPY fail: it is rolled back to its savepoint and the batch
+    /// takes the staged path, which from then on serves the table.
+    /// </summary>
+    private async Task<bool> TryBulkLoadAsync(NpgsqlConnection conn, TargetTable table, IReadOnlyList<PendingRow> rows, bool hasLookups, CancellationToken ct)
+    {
+        if (hasLookups || rows.Any(r => r.Deleted || !r.Last.Snapshot || r.Unchanged.Count > 0) || _bulk.TryGetValue(table.Id, out var on) && !on)
+        {
+            return false;
+        }
+
+        var columns = table.Info.Columns.Where(c => rows[0].Row!.ContainsKey(c.Name)).ToList();
+        if (columns.Count == 0 || table.Key.Any(k => !rows[0].Row!.ContainsKey(k)) || rows.Any(r => r.Row!.Count != columns.Count || columns.Any(c => !r.Row!.ContainsKey(c.Name))))
+        {
+            return false;
+        }
+
+        if (!_bulk.ContainsKey(table.Id))
+        {
+            var empty = await conn.ExecuteScalarAsync<bool>(new CommandDefinition($"""
+                SELECT EXISTS (SELECT 1 FROM peeq_cdc.table_state WHERE target_table = @t AND source = @source AND state = 'loading')
+                   AND NOT EXISTS (SELECT 1 FROM {table.QuotedLineage}) AND NOT EXISTS (SELECT 1 FROM {table.Id.Quoted})
+                """, new { t = table.Id.ToString(), source }, cancellationToken: ct));
+            _bulk[table.Id] = empty;
+            if (!empty)
+            {
+                return false;
+            }
+        }
+
+        await conn.ExecuteAsync(new CommandDefinition("SAVEPOINT bulk_load", cancellationToken: ct));
+        try
+        {
+            var keyColumns = table.Key.Select(k => table.Info.Column(k)!).ToList();
+            await using (var w = await conn.BeginTextImportAsync(
+                $"COPY {table.QuotedLineage} ({string.Join(", ", table.Key.Select(Q))}, source, origin_table, origin_key, lsn, seq, deleted, rank) FROM STDIN", ct))
+            {
+                var line = new StringBuilder();
+                foreach (var r in rows)
+                {
+                    line.Clear();
+                    foreach (var k in keyColumns)
+                    {
+                        AppendCopy(line, TextOf(r.Row![k.Name], k)).Append('\t');
+                    }
+
+                    AppendCopy(line, source).Append('\t');
+                    AppendCopy(line, r.Origin.Table.ToString()).Append('\t');
+                    AppendCopy(line, r.Origin.Key.ToJsonString()).Append('\t');
+                    line.Append(r.Lsn.ToString()).Append('\t').Append(r.Seq).Append("\tf\t");
+                    line.Append(r.Claim is { Mode: ConflictMode.Priority } c ? c.Rank.ToString(System.Globalization.CultureInfo.InvariantCulture) : "\\N").Append('\n');
+                    await w.WriteAsync(line.ToString());
+                }
+            }
+
+            await using (var w = await conn.BeginTextImportAsync($"COPY {table.Id.Quoted} ({string.Join(", ", columns.Select(c => Q(c.Name)))}) FROM STDIN", ct))
+            {
+                var line = new StringBuilder();
+                foreach (var r in rows)
+                {
+                    line.Clear();
+                    for (var i = 0; i < columns.Count; i++)
+                    {
+                        if (i > 0)
+                        {
+                            line.Append('\t');
+                        }
+
+                        AppendCopy(line, TextOf(r.Row![columns[i].Name], columns[i]));
+                    }
+
+                    await w.WriteAsync(line.Append('\n').ToString());
+                }
+            }
+
+            await conn.ExecuteAsync(new CommandDefinition("RELEASE SAVEPOINT bulk_load", cancellationToken: ct));
+            SinkMetrics.RowsApplied.WithLabels(target, table.Id.ToString(), "copy").Inc(rows.Count);
+            return true;
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            await conn.ExecuteAsync(new CommandDefinition("ROLLBACK TO SAVEPOINT bulk_load", cancellationToken: ct));
+            _staged.Clear();
+            _bulk[table.Id] = false;
+            return false;
+        }
+    }
+
+    private static StringBuilder AppendCopy(StringBuilder sb, string? text)
+    {
+        if (text is null)
+        {
+            return sb.Append("\\N");
+        }
+
+        foreach (var ch in text)
+        {
+            _ = ch switch
+            {
+                '\\' => sb.Append("\\\\"),
+                '\t' => sb.Append("\\t"),
+                '\n' => sb.Append("\\n"),
+                '\r' => sb.Append("\\r"),
+                _ => sb.Append(ch),
+            };
+        }
+
+        return sb;
+    }
+
     /// <summary>A source TRUNCATE: every row of the table that this source's origin table owns goes (tombstoned).</summary>
-    private async Task TruncateAsync(NpgsqlConnection conn, RowOperation t, CancellationToken ct)
+    private async Task TruncateAsync(NpgsqlConnection conn, RowOperation t, WriteResult result, CancellationToken ct)
     {
         TargetTable table;
         try
@@ -227,13 +899,13 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
         }
         catch (TargetTableMissingException e)
         {
-            await ParkAsync(conn, [AsParked(t, e.Message)], ct);
+            await ParkAsync(conn, [new ParkedOp(t, e.Message)], result, ct);
             return;
         }
 
         if (table.Info.IsKeyless)
         {
-            await ParkAsync(conn, [AsParked(t, $"TRUNCATE of {t.Origin.Table}: target table {table.Id} has no key and no lineage, so the rows this source contributed cannot be told apart; not applied")], ct);
+            await ParkAsync(conn, [new ParkedOp(t, $"TRUNCATE of {t.Origin.Table}: target table {table.Id} has no key and no lineage, so the rows this source contributed cannot be told apart; not applied")], result, ct);
             return;
         }
 
@@ -253,7 +925,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
     /// (a Replace; a Delete without a key is a Replace with none): the origin's other rows go, the
     /// given ones are upserted.
     /// </summary>
-    private async Task ReplaceOriginAsync(NpgsqlConnection conn, RowOperation r, CancellationToken ct)
+    private async Task ReplaceOriginAsync(NpgsqlConnection conn, RowOperation r, WriteResult result, CancellationToken ct)
     {
         TargetTable table;
         try
@@ -262,7 +934,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
         }
         catch (TargetTableMissingException e)
         {
-            await ParkAsync(conn, [AsParked(r, e.Message)], ct);
+            await ParkAsync(conn, [new ParkedOp(r, e.Message)], result, ct);
             return;
         }
 
@@ -297,50 +969,26 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
         SinkMetrics.RowsApplied.WithLabels(target, table.Id.ToString(), "delete").Inc(n);
         if (batch.Count > 0)
         {
-            await FlushAsync(conn, [batch], ct);
-        }
-    }
-
-    /// <summary>Records rows that could not be mapped or applied, idempotently (a replay parks nothing twice).</summary>
-    public async Task ParkAsync(NpgsqlConnection conn, IReadOnlyList<ParkedChange> parked, CancellationToken ct)
-    {
-        foreach (var p in parked)
-        {
-            await conn.ExecuteAsync(new CommandDefinition("""
-                INSERT INTO peeq_cdc.parked_rows (source, commit_lsn, seq, sub, source_table, source_key, target_table, reason, payload)
-                VALUES (@source, @lsn::pg_lsn, @seq, @sub, @source_table, @source_key::jsonb, @target_table, @reason, @payload)
-                ON CONFLICT DO NOTHING
-                """, new
-            {
-                source = p.Source,
-                lsn = p.CommitLsn.ToString(),
-                seq = p.Seq,
-                sub = 0,
-                source_table = p.SourceTable.ToString(),
-                source_key = p.SourceKey?.ToJsonString(),
-                target_table = p.TargetTable?.ToString(),
-                reason = p.Reason,
-                payload = p.Payload,
-            }, cancellationToken: ct));
-            SinkMetrics.Parked.WithLabels(source, ReasonKind(p.Reason)).Inc();
+            await FlushAsync(conn, [batch], result, ct);
         }
     }
 
     public static string ReasonKind(string reason) => reason.Split(':', 2)[0] switch
     {
         var k when k.StartsWith("conflict", StringComparison.Ordinal) => "conflict",
+        var k when k.StartsWith("held behind", StringComparison.Ordinal) => "held",
         var k when k.Contains("lossy", StringComparison.Ordinal) => "lossy_cast",
+        var k when k.StartsWith("cannot apply", StringComparison.Ordinal) => "row_error",
         _ => "unmappable",
     };
 
-    private static ParkedChange AsParked(RowOperation op, string reason) =>
-        new(op.Source, op.CommitLsn, op.Seq, op.Origin.Table, op.Origin.Key, op.Table, reason, Encoding.UTF8.GetString(UnifiedEventCodec.Write(op)), op.TsMs);
+    private static string KeyText(JsonObject key) => key.ToJsonString();
 
     /// <summary>
     /// Creates (once per connection) and fills the staging table: every target column as text plus the
     /// operation's metadata, written with binary COPY.
     /// </summary>
-    private async Task StageAsync(NpgsqlConnection conn, TargetTable table, TableBatch b, CancellationToken ct)
+    private async Task StageAsync(NpgsqlConnection conn, TargetTable table, IReadOnlyList<PendingRow> rows, IReadOnlyList<RowOperation> inserts, CancellationToken ct)
     {
         if (!ReferenceEquals(_stagedOn, conn))
         {
@@ -349,36 +997,47 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
             _stagedOn = conn;
         }
 
+        var columns = table.Info.Columns;
+        string stage;
         // Named after the column list too: a table that gained a column gets a new staging table.
-        var stage = Q("peeq_stage_" + TargetTables.LineageName(table.Id)[8..] + "_" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
-            Encoding.UTF8.GetBytes(string.Join("\n", table.Info.Columns.Select(c => c.Name)))))[..6]);
-        if (!_staged.TryGetValue(table.Id, out var known) || known != stage)
+        var name = Q("peeq_stage_" + TargetTables.LineageName(table.Id)[8..] + "_" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
+            Encoding.UTF8.GetBytes(string.Join("\n", columns.Select(c => c.Name)))))[..6]);
+        if (!_staged.TryGetValue(table.Id, out var known) || known != name)
         {
-            var cols = string.Join(", ", table.Info.Columns.Select(c => $"{Q(c.Name)} text"));
+            stage = name;
+            var cols = string.Join(", ", columns.Select(c => $"{Q(c.Name)} text"));
+            // Created and emptied in one round trip.
             await conn.ExecuteAsync(new CommandDefinition($"""
                 CREATE TEMP TABLE IF NOT EXISTS {stage} ({cols}{(cols.Length > 0 ? ", " : "")}
-                    _op "char", _lsn text, _seq bigint, _sub int, _origin_table text, _origin_key text,
-                    _keep text[], _toast text[], _key text, _payload text) ON COMMIT DELETE ROWS
+                    _op "char", _ord int, _lsn text, _seq bigint, _sub int, _origin_table text, _origin_key text,
+                    _keep text[], _toast text[], _rank int, _lookups text) ON COMMIT DELETE ROWS;
+                TRUNCATE {stage};
                 """, cancellationToken: ct));
             _staged[table.Id] = stage;
         }
-
-        await conn.ExecuteAsync(new CommandDefinition($"TRUNCATE {stage}", cancellationToken: ct));
-        var columns = table.Info.Columns;
-        var copy = $"COPY {stage} ({string.Join(", ", columns.Select(c => Q(c.Name)))}{(columns.Count > 0 ? ", " : "")}_op, _lsn, _seq, _sub, _origin_table, _origin_key, _keep, _toast, _key, _payload) FROM STDIN (FORMAT BINARY)";
-        await using var writer = await conn.BeginBinaryImportAsync(copy, ct);
-        foreach (var r in b.Rows)
+        else
         {
+            stage = known;
+            await conn.ExecuteAsync(new CommandDefinition($"TRUNCATE {stage}", cancellationToken: ct));
+        }
+
+        var copy = $"COPY {stage} ({string.Join(", ", columns.Select(c => Q(c.Name)))}{(columns.Count > 0 ? ", " : "")}_op, _ord, _lsn, _seq, _sub, _origin_table, _origin_key, _keep, _toast, _rank, _lookups) FROM STDIN (FORMAT BINARY)";
+        await using var writer = await conn.BeginBinaryImportAsync(copy, ct);
+        var keyFlags = columns.Select(c => table.Key.Contains(c.Name)).ToArray();
+        for (var ord = 0; ord < rows.Count; ord++)
+        {
+            var r = rows[ord];
             await writer.StartRowAsync(ct);
             var row = r.Row;
-            var keep = new List<string>();
-            foreach (var c in columns)
+            List<string>? keep = null;
+            for (var i = 0; i < columns.Count; i++)
             {
+                var c = columns[i];
                 JsonNode? v = null;
                 var present = row is not null && row.TryGetPropertyValue(c.Name, out v);
-                if (!r.Deleted && (!present || r.Unchanged.Contains(c.Name)) && !table.Key.Contains(c.Name))
+                if (!r.Deleted && !keyFlags[i] && (!present || r.Unchanged.Contains(c.Name)))
                 {
-                    keep.Add(c.Name);
+                    (keep ??= []).Add(c.Name);
                 }
 
                 var text = r.Deleted ? TextOf(r.Key[c.Name], c) : present ? TextOf(v, c) : TextOf(r.Key[c.Name], c);
@@ -386,13 +1045,24 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
             }
 
             await writer.WriteAsync(r.Deleted ? 'd' : 'u', NpgsqlDbType.InternalChar, ct);
-            await WriteMeta(writer, r.Lsn, r.Seq, r.Sub, r.Origin, keep, r.Unchanged.ToList(), r.Key.ToJsonString(), Encoding.UTF8.GetString(UnifiedEventCodec.Write(r.Last)), ct);
+            await writer.WriteAsync(ord, NpgsqlDbType.Integer, ct);
+            await WriteMeta(writer, r.Lsn, r.Seq, r.Sub, r.Origin, keep, r.Unchanged.Count == 0 ? NoColumns : r.Unchanged.ToArray(), ct);
+            if (r.Claim is { Mode: ConflictMode.Priority } claim)
+            {
+                await writer.WriteAsync(claim.Rank, NpgsqlDbType.Integer, ct);
+            }
+            else
+            {
+                await writer.WriteNullAsync(ct);
+            }
+
+            await WriteText(writer, r.PendingLookups is { } pl ? LookupsJson(pl) : null, ct);
         }
 
-        foreach (var op in b.Inserts)
+        foreach (var op in inserts)
         {
             await writer.StartRowAsync(ct);
-            var keep = new List<string>();
+            List<string>? keep = null;
             foreach (var c in columns)
             {
                 if (op.Row is not null && op.Row.TryGetPropertyValue(c.Name, out var v))
@@ -401,29 +1071,41 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                 }
                 else
                 {
-                    keep.Add(c.Name);
+                    (keep ??= []).Add(c.Name);
                     await writer.WriteNullAsync(ct);
                 }
             }
 
             await writer.WriteAsync('i', NpgsqlDbType.InternalChar, ct);
-            await WriteMeta(writer, op.CommitLsn, op.Seq, op.Sub, op.Origin, keep, [], "", "", ct);
+            await writer.WriteAsync(-1, NpgsqlDbType.Integer, ct);
+            await WriteMeta(writer, op.CommitLsn, op.Seq, op.Sub, op.Origin, keep, NoColumns, ct);
+            await writer.WriteNullAsync(ct);
+            await writer.WriteNullAsync(ct);
         }
 
         await writer.CompleteAsync(ct);
     }
 
-    private static async Task WriteMeta(NpgsqlBinaryImporter writer, Lsn lsn, long seq, int sub, RowOrigin origin, List<string> keep, List<string> toast, string key, string payload, CancellationToken ct)
+    private static string LookupsJson(List<(string Column, string Kind, string Key)> lookups)
+    {
+        var a = new JsonArray();
+        foreach (var (c, kind, key) in lookups)
+        {
+            a.Add(new JsonObject { ["c"] = c, ["kind"] = kind, ["key"] = key });
+        }
+
+        return a.ToJsonString();
+    }
+
+    private static async Task WriteMeta(NpgsqlBinaryImporter writer, Lsn lsn, long seq, int sub, RowOrigin origin, List<string>? keep, string[] toast, CancellationToken ct)
     {
         await writer.WriteAsync(lsn.ToString(), NpgsqlDbType.Text, ct);
         await writer.WriteAsync(seq, NpgsqlDbType.Bigint, ct);
         await writer.WriteAsync(sub, NpgsqlDbType.Integer, ct);
         await writer.WriteAsync(origin.Table.ToString(), NpgsqlDbType.Text, ct);
         await writer.WriteAsync(origin.Key.ToJsonString(), NpgsqlDbType.Text, ct);
-        await writer.WriteAsync(keep.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text, ct);
-        await writer.WriteAsync(toast.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text, ct);
-        await writer.WriteAsync(key, NpgsqlDbType.Text, ct);
-        await writer.WriteAsync(payload, NpgsqlDbType.Text, ct);
+        await writer.WriteAsync(keep is null ? NoColumns : keep.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text, ct);
+        await writer.WriteAsync(toast, NpgsqlDbType.Array | NpgsqlDbType.Text, ct);
     }
 
     private static async Task WriteText(NpgsqlBinaryImporter writer, string? text, CancellationToken ct)
@@ -457,6 +1139,10 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
     private static bool Covers(TargetTable table, JsonObject row) => table.Info.Columns.All(c => row.ContainsKey(c.Name));
 
     private static string ColumnList(TargetTable table) => string.Join(", ", table.Info.Columns.Select(c => Q(c.Name)));
+
+    /// <summary>The canonical jsonb form of a staged row's target key (how shadowed claims and pending lookups name a key).</summary>
+    internal static string Canon(TargetTable table, string alias) =>
+        $"jsonb_build_object({string.Join(", ", table.Key.Select(k => $"{Lit(k)}, {alias}.{Q(k)}::{BaseType(table, k)}"))})";
 
     /// <summary>Staged text cast to each column's type (without its modifier: assignment checks length, never truncates).</summary>
     private static string ValueList(TargetTable table, string alias, bool forInsert) =>

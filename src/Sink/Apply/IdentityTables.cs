@@ -9,7 +9,8 @@ namespace Peeq.Cdc.Sink.Apply;
 
 /// <summary>
 /// For targets with the identity mapping: creates each captured table that the target lacks, with the
-/// source's columns, types and key, so any table can be replicated with no code.
+/// source's columns, types and key, so any table can be replicated with no code. A source with a
+/// <c>targetSchema</c> gets its tables in that schema (created when missing).
 /// </summary>
 public static class IdentityTables
 {
@@ -17,9 +18,9 @@ public static class IdentityTables
     {
         foreach (var source in options.Sources.Where(s => s.Target == target.Name))
         {
-            var wanted = source.Tables.Select(t => TableId.Parse(t)).ToList();
-            var existing = await Catalog.LoadTablesAsync(targetConn, wanted, ct);
-            var missing = wanted.Where(t => !existing.ContainsKey(t)).ToList();
+            var wanted = source.Tables.Select(t => TableId.Parse(t)).ToDictionary(t => t, source.IdentityTarget);
+            var existing = await Catalog.LoadTablesAsync(targetConn, wanted.Values.ToList(), ct);
+            var missing = wanted.Where(t => !existing.ContainsKey(t.Value)).Select(t => t.Key).ToList();
             if (missing.Count == 0)
             {
                 continue;
@@ -27,13 +28,14 @@ public static class IdentityTables
 
             await using var sourceConn = await PgConnections.OpenAsync(source.ConnectionString, $"source '{source.Name}' (reading table definitions for target '{target.Name}')", ct);
             var definitions = await Catalog.LoadTablesAsync(sourceConn, missing, ct);
-            foreach (var id in missing)
+            foreach (var sourceId in missing)
             {
-                if (!definitions.TryGetValue(id, out var def))
+                if (!definitions.TryGetValue(sourceId, out var def))
                 {
                     continue; // Capture reports the missing source table precisely.
                 }
 
+                var id = wanted[sourceId];
                 var columns = def.Columns.Select(c => $"{Sql.QuoteIdent(c.Name)} {c.TypeSql}{(c.NotNull ? " NOT NULL" : "")}").ToList();
                 if (def.KeyColumns.Count > 0)
                 {

@@ -27,6 +27,19 @@ public sealed class PendingRow(JsonObject key)
     /// <summary>The operation as received (for a parked row's payload).</summary>
     public RowOperation Last { get; set; } = null!;
 
+    /// <summary>The row before lookups were resolved (null when it had none): what a shadowed claim keeps.</summary>
+    public JsonObject? UnresolvedRow { get; set; }
+
+    /// <summary>Lookups identity_map could not resolve yet (column, kind, legacy key): written NULL, recorded as pending.</summary>
+    public List<(string Column, string Kind, string Key)>? PendingLookups { get; set; }
+
+    /// <summary>The claim of the last operation (null: no rule, a conflict parks).</summary>
+    public ConflictClaim? Claim { get; set; }
+
+    // Row is the operation's own object until a second operation merges into it (copy on write: most keys
+    // see one operation per batch, and cloning every row costs more than the rest of the fold).
+    private bool _owned;
+
     public void Apply(RowOperation op)
     {
         Lsn = op.CommitLsn;
@@ -34,10 +47,12 @@ public sealed class PendingRow(JsonObject key)
         Sub = op.Sub;
         Origin = op.Origin;
         Last = op;
+        Claim = op.Claim;
         if (op.Op == RowOpKind.Delete)
         {
             Deleted = true;
             Row = null;
+            _owned = false;
             Unchanged.Clear();
             return;
         }
@@ -46,10 +61,17 @@ public sealed class PendingRow(JsonObject key)
         if (Deleted || Row is null)
         {
             Deleted = false;
-            Row = (JsonObject)incoming.DeepClone();
+            Row = incoming;
+            _owned = false;
             Unchanged.Clear();
             Unchanged.UnionWith(op.Unchanged);
             return;
+        }
+
+        if (!_owned)
+        {
+            Row = (JsonObject)Row.DeepClone();
+            _owned = true;
         }
 
         // A later change in the same batch: its columns win; a column it leaves unchanged keeps the
@@ -67,6 +89,19 @@ public sealed class PendingRow(JsonObject key)
                 Unchanged.Add(u);
             }
         }
+    }
+
+    /// <summary>Sets a column of the row, copying the operation's object first so the received event stays intact.</summary>
+    public void Set(string column, JsonNode? value)
+    {
+        if (!_owned)
+        {
+            UnresolvedRow ??= Row;
+            Row = (JsonObject)Row!.DeepClone();
+            _owned = true;
+        }
+
+        Row![column] = value;
     }
 }
 

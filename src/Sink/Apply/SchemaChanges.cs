@@ -109,24 +109,8 @@ public sealed partial class SchemaChanges(TargetTables tables, string target, st
             return;
         }
 
-        await conn.ExecuteAsync(new CommandDefinition("""
-            INSERT INTO peeq_cdc.parked_rows (source, commit_lsn, seq, sub, source_table, source_key, target_table, reason, payload)
-            SELECT @source, u.lsn::pg_lsn, u.seq, u.sub, u.source_table, u.source_key::jsonb, u.target_table, u.reason, u.payload
-            FROM unnest(@lsns::text[], @seqs::bigint[], @subs::int[], @sourceTables::text[], @sourceKeys::text[], @targetTables::text[], @reasons::text[], @payloads::text[])
-                 AS u(lsn, seq, sub, source_table, source_key, target_table, reason, payload)
-            ON CONFLICT DO NOTHING
-            """, new
-        {
-            source,
-            lsns = ops.Select(o => o.CommitLsn.ToString()).ToArray(),
-            seqs = ops.Select(o => o.Seq).ToArray(),
-            subs = ops.Select(o => o.Sub).ToArray(),
-            sourceTables = ops.Select(o => o.Origin.Table.ToString()).ToArray(),
-            sourceKeys = ops.Select(o => o.Origin.Key.ToJsonString()).ToArray(),
-            targetTables = ops.Select(o => o.Table.ToString()).ToArray(),
-            reasons = ops.Select(o => $"table parked: {_parked.GetValueOrDefault(o.Origin.Table)}").ToArray(),
-            payloads = ops.Select(o => Encoding.UTF8.GetString(UnifiedEventCodec.Write(o))).ToArray(),
-        }, cancellationToken: ct));
+        await Parking.ParkedRows.ParkAsync(conn, ops.Select(o => new ParkedOp(o, $"table parked: {_parked.GetValueOrDefault(o.Origin.Table)}")).ToList(),
+            whole: false, heldBehind: null, ct);
         foreach (var g in ops.GroupBy(o => o.Origin.Table))
         {
             ParkedByTable.WithLabels(source, g.Key.ToString()).Inc(g.Count());

@@ -7,6 +7,7 @@ using Npgsql;
 using Peeq.Cdc.Configuration;
 using Peeq.Cdc.Contracts;
 using Peeq.Cdc.Postgres;
+using Peeq.Cdc.Sink.Parking;
 
 namespace Peeq.Cdc.Sink.Apply;
 
@@ -16,14 +17,17 @@ public readonly record struct Delivered(UnifiedEvent Event, TopicPartitionOffset
 /// <summary>
 /// Applies one source's events to its target, in source commit order, one source transaction at a
 /// time and never half: the rows of a transaction and the new applied position commit together.
-/// Several whole transactions may share a target transaction; a large one is written into the open
-/// target transaction in pieces (bounded memory) and still commits once. A transaction already
-/// applied is skipped (idempotency by source position); one whose predecessor is missing, or that
-/// arrives without its end marker or incomplete, is never applied: the Sink asks Capture to replay
-/// from the slot.
+/// Whole transactions received are buffered and written together (one staging COPY and one statement
+/// per table for all of them) into one target transaction; a transaction too large to buffer is
+/// written into the open target transaction in pieces (bounded memory) and still commits once. A
+/// transaction already applied is skipped (idempotency by source position); one whose predecessor is
+/// missing, or that arrives without its end marker or incomplete, is never applied: the Sink asks
+/// Capture to replay from the slot. A transaction touching a financial table that has to park
+/// anything is parked whole, and later transactions touching its keys wait behind it.
 /// </summary>
 public sealed class SourceApplier : IAsyncDisposable
 {
+    private const int MinBatchTarget = 256;
     private readonly string _source;
     private readonly string _target;
     private readonly NpgsqlDataSource _db;
@@ -32,9 +36,12 @@ public sealed class SourceApplier : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Action<string, TopicPartitionOffset> _done;
     private readonly Channel<Delivered> _queue;
+    private readonly HashSet<TableId> _financial;
+    private readonly HoldSet _holds = new();
 
     private NpgsqlConnection? _conn;
     private NpgsqlTransaction? _tx;
+    private bool _txDirty;
     private Lsn _appliedCommit;
     private Lsn _appliedEnd;
     private bool _loaded;
@@ -43,26 +50,35 @@ public sealed class SourceApplier : IAsyncDisposable
     private UnifiedBegin? _open;
     private bool _skipOpen;
     private long _received;
-    private bool _openFlushed;
-    private readonly List<UnifiedEvent> _buffer = [];
+    private List<UnifiedEvent> _openOps = [];
+    private bool _openStreamed;
+    private bool _openFinancial;
+    private int _openParked;
+    private TopicPartitionOffset? _openFirstOffset;
 
-    // Whole transactions written into the open target transaction, not yet committed.
-    private readonly List<(UnifiedCommit Commit, long SourceTsMs)> _batch = [];
-    private readonly List<List<UnifiedEvent>> _batchOps = [];
-    private bool _batchInMemory = true;
+    // Whole transactions received and not yet written; whole transactions written into the open target transaction.
+    private readonly List<Tx> _ready = [];
+    private int _readyRows;
+    private readonly List<(UnifiedCommit Commit, long SourceTsMs)> _written = [];
     private int _batchRows;
     private readonly Stopwatch _batchAge = new();
     private TopicPartitionOffset? _lastOffset;
-    private TopicPartitionOffset? _openFirstOffset;
+    private int _batchTarget;
+
+    // Big transactions to treat specially when the slot replays them.
+    private readonly Dictionary<Lsn, (string Reason, Lsn? HeldBehind)> _parkWhole = [];
+    private readonly HashSet<Lsn> _careful = [];
 
     // Flow control and replay.
     private SourcePosition _receivedPosition;
     private SourcePosition _reportedPosition;
     private DateTime _lastReplayRequest = DateTime.MinValue;
-    private readonly HashSet<Lsn> _careful = [];
+    private DateTime _nextHoldCheck = DateTime.MinValue;
+
+    private sealed record Tx(UnifiedBegin Begin, UnifiedCommit Commit, List<UnifiedEvent> Ops);
 
     public SourceApplier(string source, string target, NpgsqlDataSource db, SinkOptions options, TargetTables tables, byte[]? sealKey,
-        ILogger logger, Action<string, TopicPartitionOffset> done)
+        ILogger logger, Action<string, TopicPartitionOffset> done, IEnumerable<TableId>? financialTables = null, IReadOnlySet<string>? sensitiveColumns = null)
     {
         _source = source;
         _target = target;
@@ -70,7 +86,9 @@ public sealed class SourceApplier : IAsyncDisposable
         _options = options;
         _logger = logger;
         _done = done;
-        _writer = new BatchWriter(tables, target, source, sealKey, logger);
+        _financial = [.. financialTables ?? []];
+        _writer = new BatchWriter(tables, target, source, sealKey, sensitiveColumns, logger);
+        _batchTarget = Math.Min(options.MaxBatchRows, MinBatchTarget);
         _queue = Channel.CreateBounded<Delivered>(new BoundedChannelOptions(Math.Max(1000, options.MaxBatchRows))
         {
             FullMode = BoundedChannelFullMode.Wait,
@@ -90,16 +108,22 @@ public sealed class SourceApplier : IAsyncDisposable
             try
             {
                 await EnsureLoadedAsync(ct);
-                var timeout = _batch.Count > 0 ? Remaining() : TimeSpan.FromMilliseconds(250);
-                Delivered item = default;
-                var got = _queue.Reader.TryRead(out item);
+                var pending = _ready.Count > 0 || _written.Count > 0;
+                var timeout = pending ? Remaining() : TimeSpan.FromMilliseconds(250);
+                var got = _queue.Reader.TryRead(out var item);
                 if (!got)
                 {
-                    if (_batch.Count > 0 && _open is null)
+                    if (pending && !_openStreamed)
                     {
-                        // Nothing more waiting: do not hold whole transactions back.
-                        await CommitBatchAsync(ct);
+                        // Nothing more waiting: do not hold whole transactions back (light traffic, low latency).
+                        await CommitBatchAsync(drained: true, ct);
                         continue;
+                    }
+
+                    if (!pending && _open is null && !_holds.IsEmpty && DateTime.UtcNow >= _nextHoldCheck)
+                    {
+                        _nextHoldCheck = DateTime.UtcNow.AddSeconds(1);
+                        await ReleaseHeldAsync(ct);
                     }
 
                     using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -118,9 +142,10 @@ public sealed class SourceApplier : IAsyncDisposable
                     await HandleAsync(item, ct);
                 }
 
-                if (_batch.Count > 0 && _open is null && (_batchRows >= _options.MaxBatchRows || _batchAge.Elapsed >= _options.MaxBatchDelay))
+                if ((_ready.Count > 0 || _written.Count > 0) && !_openStreamed
+                    && (_readyRows + _batchRows >= _batchTarget || _batchAge.Elapsed >= _options.MaxBatchDelay))
                 {
-                    await CommitBatchAsync(ct);
+                    await CommitBatchAsync(drained: false, ct);
                 }
 
                 if (DateTime.UtcNow - lastFlow > _options.FlowInterval)
@@ -187,11 +212,15 @@ public sealed class SourceApplier : IAsyncDisposable
             _appliedEnd = Lsn.Zero;
         }
 
+        _holds.Load(await ParkedRows.OpenWholeAsync(conn, _source, ct));
         _loaded = true;
     }
 
-    /// <summary>The end of the last whole transaction accepted: applied, or written into the open batch.</summary>
-    private (Lsn Commit, Lsn End) Accepted => _batch.Count > 0 ? (_batch[^1].Commit.CommitLsn, _batch[^1].Commit.EndLsn) : (_appliedCommit, _appliedEnd);
+    /// <summary>The end of the last whole transaction accepted: applied, written into the open batch, or waiting to be.</summary>
+    private (Lsn Commit, Lsn End) Accepted =>
+        _ready.Count > 0 ? (_ready[^1].Commit.CommitLsn, _ready[^1].Commit.EndLsn)
+        : _written.Count > 0 ? (_written[^1].Commit.CommitLsn, _written[^1].Commit.EndLsn)
+        : (_appliedCommit, _appliedEnd);
 
     private async Task HandleAsync(Delivered d, CancellationToken ct)
     {
@@ -206,11 +235,7 @@ public sealed class SourceApplier : IAsyncDisposable
                     await AbandonOpenAsync(ct);
                 }
 
-                _open = b;
-                _received = 0;
-                _buffer.Clear();
-                _openFlushed = false;
-                _openFirstOffset = d.Offset;
+                StartOpen(b, d.Offset);
                 var accepted = Accepted;
                 _logger.LogDebug("Sink {Source}: begin {Kind} {Lsn} after {Prev}; accepted {Commit}/{End}", _source, b.Kind, b.CommitLsn, b.PrevEndLsn, accepted.Commit, accepted.End);
                 if (b.CommitLsn <= accepted.Commit)
@@ -223,10 +248,6 @@ public sealed class SourceApplier : IAsyncDisposable
                     _skipOpen = true;
                     SinkMetrics.Gaps.WithLabels(_source, "missing_transaction").Inc();
                     await RequestReplayAsync($"transaction {b.CommitLsn} follows {b.PrevEndLsn}, but only {accepted.End} was applied", ct);
-                }
-                else
-                {
-                    _skipOpen = false;
                 }
 
                 break;
@@ -241,7 +262,7 @@ public sealed class SourceApplier : IAsyncDisposable
                     break;
                 }
 
-                _buffer.Add(d.Event);
+                _openOps.Add(d.Event);
                 _received++;
                 _receivedPosition = d.Event switch
                 {
@@ -251,9 +272,14 @@ public sealed class SourceApplier : IAsyncDisposable
                     TableStateChange ts => new SourcePosition(ts.CommitLsn, ts.Seq),
                     _ => _receivedPosition,
                 };
-                if (_buffer.Count >= _options.MaxBatchRows || _careful.Contains(_open.CommitLsn) && _buffer.Count >= 1)
+                if (!_openFinancial && IsFinancial(d.Event))
                 {
-                    await FlushOpenAsync(ct);
+                    _openFinancial = true;
+                }
+
+                if (_openOps.Count + _readyRows >= _options.MaxBatchRows)
+                {
+                    await StreamOpenAsync(ct);
                 }
 
                 break;
@@ -279,9 +305,21 @@ public sealed class SourceApplier : IAsyncDisposable
                     break;
                 }
 
-                await FlushOpenAsync(ct);
-                await WriteAppliedAsync(c, ct);
-                _batch.Add((c, _open.TsMs));
+                if (_openStreamed)
+                {
+                    // Its earlier pieces are in the target transaction already: write the rest, then it is whole.
+                    await StreamOpenAsync(ct);
+                    await _conn!.ExecuteAsync(new CommandDefinition("RELEASE SAVEPOINT open_tx", transaction: _tx, cancellationToken: ct));
+                    _written.Add((c, _open.TsMs));
+                    _openStreamed = false;
+                }
+                else
+                {
+                    _ready.Add(new Tx(_open, c, _openOps));
+                    _readyRows += _openOps.Count;
+                    _openOps = [];
+                }
+
                 _receivedPosition = new SourcePosition(c.CommitLsn, long.MaxValue);
                 if (!_batchAge.IsRunning)
                 {
@@ -294,9 +332,28 @@ public sealed class SourceApplier : IAsyncDisposable
         }
     }
 
+    private void StartOpen(UnifiedBegin b, TopicPartitionOffset offset)
+    {
+        _open = b;
+        _skipOpen = false;
+        _received = 0;
+        _openOps = [];
+        _openStreamed = false;
+        _openFinancial = false;
+        _openParked = 0;
+        _openFirstOffset = offset;
+    }
+
+    private bool IsFinancial(UnifiedEvent e) => _financial.Count > 0 && e switch
+    {
+        RowOperation r => _financial.Contains(r.Origin.Table),
+        ParkedChange p => _financial.Contains(p.SourceTable),
+        _ => false,
+    };
+
     private void MarkDoneIfIdle()
     {
-        if (_open is null && _batch.Count == 0 && _lastOffset is { } o)
+        if (_open is null && _ready.Count == 0 && _written.Count == 0 && _lastOffset is { } o)
         {
             _done(_source, o);
         }
@@ -304,211 +361,415 @@ public sealed class SourceApplier : IAsyncDisposable
 
     private async Task<NpgsqlConnection> EnsureTransactionAsync(CancellationToken ct)
     {
-        if (_conn is null)
-        {
-            _conn = await _db.OpenConnectionAsync(ct);
-        }
-
+        _conn ??= await _db.OpenConnectionAsync(ct);
         if (_tx is null)
         {
+            if (!_holds.IsEmpty)
+            {
+                // An operator may have resolved a blocker meanwhile.
+                _holds.Load(await ParkedRows.OpenWholeAsync(_conn, _source, ct));
+            }
+
             _tx = await _conn.BeginTransactionAsync(ct);
             // Non-key unique constraints are deferrable in the targets: a set-based batch may swap values.
             await _conn.ExecuteAsync(new CommandDefinition("SET CONSTRAINTS ALL DEFERRED", transaction: _tx, cancellationToken: ct));
+            _txDirty = false;
             _batchRows = 0;
-            _batchInMemory = true;
-            _batchOps.Clear();
         }
 
         return _conn;
     }
 
-    /// <summary>Writes the open transaction's buffered operations into the target transaction.</summary>
-    private async Task FlushOpenAsync(CancellationToken ct)
+    private enum Fate
     {
-        var conn = await EnsureTransactionAsync(ct);
-        if (!_openFlushed)
-        {
-            await conn.ExecuteAsync(new CommandDefinition("SAVEPOINT source_tx", transaction: _tx, cancellationToken: ct));
-            _openFlushed = true;
-            _batchOps.Add([]);
-        }
+        Apply,
+        Careful,
+        ParkWhole,
+    }
 
-        if (_buffer.Count == 0)
+    /// <summary>Writes the whole transactions waiting in memory into the target transaction, together.</summary>
+    private async Task WriteReadyAsync(CancellationToken ct)
+    {
+        if (_ready.Count == 0)
         {
             return;
         }
 
-        var ops = _buffer.ToList();
-        _buffer.Clear();
-        if (_batchInMemory && _batchRows + ops.Count <= _options.MaxBatchRows)
+        var conn = await EnsureTransactionAsync(ct);
+        var fates = new Dictionary<Lsn, (Fate Fate, string? Reason, Lsn? HeldBehind)>();
+        foreach (var tx in _ready)
         {
-            _batchOps[^1].AddRange(ops);
+            fates[tx.Commit.CommitLsn] = Decide(tx.Commit.CommitLsn, tx.Ops);
+            if (fates[tx.Commit.CommitLsn].Fate == Fate.ParkWhole)
+            {
+                // Its keys hold the transactions after it, in this batch too.
+                _holds.Add(tx.Ops, tx.Commit.CommitLsn);
+            }
+        }
+
+        while (true)
+        {
+            var group = _ready.Where(t => fates[t.Commit.CommitLsn].Fate == Fate.Apply).ToList();
+            if (group.Count == 0)
+            {
+                break;
+            }
+
+            var savepoint = _txDirty;
+            if (savepoint)
+            {
+                await conn.ExecuteAsync(new CommandDefinition("SAVEPOINT piece", transaction: _tx, cancellationToken: ct));
+            }
+
+            try
+            {
+                var result = await _writer.WriteAsync(conn, group.Count == 1 ? group[0].Ops : group.SelectMany(t => t.Ops).ToList(), ct);
+                _txDirty = true;
+                var failed = result.Parked.GroupBy(p => p.Op.CommitLsn).Where(g => group.First(t => t.Commit.CommitLsn == g.Key).Ops.Any(IsFinancial)).ToList();
+                if (failed.Count == 0)
+                {
+                    if (savepoint)
+                    {
+                        await conn.ExecuteAsync(new CommandDefinition("RELEASE SAVEPOINT piece", transaction: _tx, cancellationToken: ct));
+                    }
+
+                    break;
+                }
+
+                // A financial transaction had to park something: it parks whole; write the rest again without it.
+                await UndoPieceAsync(savepoint, ct);
+                foreach (var g in failed)
+                {
+                    fates[g.Key] = (Fate.ParkWhole, g.First().Reason, null);
+                    _holds.Add(_ready.First(t => t.Commit.CommitLsn == g.Key).Ops, g.Key);
+                }
+
+                // Transactions after a newly parked one that touch its keys now wait behind it.
+                foreach (var t in _ready.Where(t => fates[t.Commit.CommitLsn].Fate != Fate.ParkWhole))
+                {
+                    if (_holds.BlockerFor(t.Ops, t.Commit.CommitLsn) is { } blocker)
+                    {
+                        fates[t.Commit.CommitLsn] = (Fate.ParkWhole, $"held behind {blocker}: a parked transaction of this source touches the same keys", blocker);
+                        _holds.Add(t.Ops, t.Commit.CommitLsn);
+                    }
+                }
+            }
+            catch (Exception e) when (SinkErrors.IsRowError(e))
+            {
+                SinkMetrics.Errors.WithLabels(_target, "row").Inc();
+                _logger.LogWarning("Sink {Source}: a row cannot be applied ({Error}); applying the batch transaction by transaction to park it",
+                    _source, SinkErrors.Describe(e));
+                await UndoPieceAsync(savepoint, ct);
+                foreach (var t in group)
+                {
+                    fates[t.Commit.CommitLsn] = (Fate.Careful, null, null);
+                }
+            }
+        }
+
+        conn = await EnsureTransactionAsync(ct);
+        foreach (var tx in _ready)
+        {
+            var (fate, reason, held) = fates[tx.Commit.CommitLsn];
+            switch (fate)
+            {
+                case Fate.ParkWhole:
+                    await ParkWholeAsync(conn, tx.Commit.CommitLsn, tx.Ops, reason!, held, ct);
+                    break;
+                case Fate.Careful:
+                    await WriteCarefullyAsync(conn, tx.Commit.CommitLsn, tx.Ops, ct);
+                    break;
+            }
+
+            _written.Add((tx.Commit, tx.Begin.TsMs));
+        }
+
+        _batchRows += _readyRows;
+        _ready.Clear();
+        _readyRows = 0;
+    }
+
+    /// <summary>Undoes a failed piece: back to its savepoint, or, when it was the first thing written, the whole target transaction.</summary>
+    private async Task UndoPieceAsync(bool savepoint, CancellationToken ct)
+    {
+        _writer.RolledBack();
+        if (savepoint)
+        {
+            await _conn!.ExecuteAsync(new CommandDefinition("ROLLBACK TO SAVEPOINT piece; RELEASE SAVEPOINT piece", transaction: _tx, cancellationToken: ct));
         }
         else
         {
-            _batchInMemory = false;
+            await _tx!.RollbackAsync(ct);
+            await _tx.DisposeAsync();
+            _tx = null;
+            await EnsureTransactionAsync(ct);
+        }
+    }
+
+    /// <summary>What becomes of a whole transaction before anything of it is written.</summary>
+    private (Fate, string?, Lsn?) Decide(Lsn lsn, IReadOnlyList<UnifiedEvent> ops)
+    {
+        if (_parkWhole.Remove(lsn, out var pw))
+        {
+            return (Fate.ParkWhole, pw.Reason, pw.HeldBehind);
         }
 
-        _batchRows += ops.Count;
+        if (_holds.BlockerFor(ops, lsn) is { } blocker)
+        {
+            return (Fate.ParkWhole, $"held behind {blocker}: a parked transaction of this source touches the same keys", blocker);
+        }
+
+        if (ops.Any(IsFinancial) && ops.FirstOrDefault(o => o is ParkedChange) is ParkedChange p)
+        {
+            return (Fate.ParkWhole, p.Reason, null);
+        }
+
+        return _careful.Contains(lsn) ? (Fate.Careful, null, null) : (Fate.Apply, null, null);
+    }
+
+    private async Task ParkWholeAsync(NpgsqlConnection conn, Lsn lsn, IReadOnlyList<UnifiedEvent> ops, string reason, Lsn? heldBehind, CancellationToken ct)
+    {
+        _logger.LogWarning("Sink {Source}: transaction {Lsn} parked whole ({Count} operations): {Reason}", _source, lsn, ops.Count, reason);
+        await ParkedRows.ParkAsync(conn, ops.Select(o => new ParkedOp(o, reason)).ToList(), whole: true, heldBehind, ct);
+        SinkMetrics.Parked.WithLabels(_source, BatchWriter.ReasonKind(reason)).Inc(ops.Count);
+        SinkMetrics.TransactionsParked.WithLabels(_source, heldBehind is null ? "parked" : "held").Inc();
+        _holds.Add(ops, lsn);
+        _txDirty = true;
+    }
+
+    /// <summary>
+    /// One transaction under its own savepoint: if a row cannot apply, a financial transaction parks
+    /// whole; any other is applied operation by operation and the failing ones are parked.
+    /// </summary>
+    private async Task WriteCarefullyAsync(NpgsqlConnection conn, Lsn lsn, IReadOnlyList<UnifiedEvent> ops, CancellationToken ct)
+    {
+        var financial = ops.Any(IsFinancial);
+        await conn.ExecuteAsync(new CommandDefinition("SAVEPOINT source_tx", transaction: _tx, cancellationToken: ct));
+        _txDirty = true;
+        string? failure = null;
         try
         {
-            if (_careful.Contains(_open!.CommitLsn))
+            var result = await _writer.WriteAsync(conn, ops, ct);
+            await CheckDeferredAsync(conn, ct);
+            if (financial && result.Parked.Count > 0)
             {
-                await WriteCarefullyAsync(conn, ops, ct);
-            }
-            else
-            {
-                await _writer.WriteAsync(conn, ops, ct);
+                failure = result.Parked[0].Reason;
             }
         }
         catch (Exception e) when (SinkErrors.IsRowError(e))
         {
-            if (!await RecoverFromRowErrorAsync(e, ct))
+            failure = $"cannot apply: {SinkErrors.Describe(e)}";
+        }
+
+        if (failure is null)
+        {
+            await conn.ExecuteAsync(new CommandDefinition("RELEASE SAVEPOINT source_tx", transaction: _tx, cancellationToken: ct));
+            return;
+        }
+
+        await conn.ExecuteAsync(new CommandDefinition("ROLLBACK TO SAVEPOINT source_tx", transaction: _tx, cancellationToken: ct));
+        _writer.RolledBack();
+        if (financial)
+        {
+            await ParkWholeAsync(conn, lsn, ops, failure, null, ct);
+        }
+        else
+        {
+            foreach (var op in ops)
             {
-                throw new ReplayRequestedException();
+                await conn.ExecuteAsync(new CommandDefinition("SAVEPOINT one_op", transaction: _tx, cancellationToken: ct));
+                try
+                {
+                    await _writer.WriteAsync(conn, [op], ct);
+                    await CheckDeferredAsync(conn, ct);
+                }
+                catch (Exception e) when (SinkErrors.IsRowError(e))
+                {
+                    await conn.ExecuteAsync(new CommandDefinition("ROLLBACK TO SAVEPOINT one_op", transaction: _tx, cancellationToken: ct));
+                    _writer.RolledBack();
+                    if (op is RowOperation r)
+                    {
+                        var why = $"cannot apply to {r.Table}: {SinkErrors.Describe(e)}";
+                        await ParkedRows.ParkAsync(conn, [new ParkedOp(r, why)], whole: false, heldBehind: null, ct);
+                        SinkMetrics.Parked.WithLabels(_source, "row_error").Inc();
+                    }
+                }
+
+                await conn.ExecuteAsync(new CommandDefinition("RELEASE SAVEPOINT one_op", transaction: _tx, cancellationToken: ct));
             }
         }
+
+        await conn.ExecuteAsync(new CommandDefinition("RELEASE SAVEPOINT source_tx", transaction: _tx, cancellationToken: ct));
     }
+
+    /// <summary>Checks the deferred constraints now (inside the savepoint), so a violation is pinned on this transaction or operation.</summary>
+    private async Task CheckDeferredAsync(NpgsqlConnection conn, CancellationToken ct) =>
+        await conn.ExecuteAsync(new CommandDefinition("SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED", transaction: _tx, cancellationToken: ct));
 
     /// <summary>
-    /// A statement failed because of a row (constraint, bad value): roll the target transaction back
-    /// and apply the batch again one operation at a time, parking the operations that fail with the
-    /// reason, so the rest of the stream keeps flowing. A transaction too large to hold in memory is
-    /// replayed from the slot and then applied this careful way.
+    /// The open transaction outgrew the batch: write what is waiting, then this piece of it, into the open
+    /// target transaction (under a savepoint, so the transaction can still be undone whole). When a piece
+    /// shows that the transaction must park whole but earlier pieces are already written, it is undone and
+    /// read again from the slot, then parked whole as it streams (bounded memory both ways).
     /// </summary>
-    private async Task<bool> RecoverFromRowErrorAsync(Exception error, CancellationToken ct)
+    private async Task StreamOpenAsync(CancellationToken ct)
     {
-        var failedLsn = _open?.CommitLsn ?? Lsn.Zero;
-        _logger.LogWarning("Sink {Source}: a row in transaction {Lsn} cannot be applied ({Error}); applying its batch row by row to park it",
-            _source, failedLsn, SinkErrors.Describe(error));
-        SinkMetrics.Errors.WithLabels(_target, "row").Inc();
-        await _tx!.RollbackAsync(ct);
-        await _tx.DisposeAsync();
-        _tx = null;
-        _writer.Schema.RolledBack();
-        if (!_batchInMemory)
-        {
-            _careful.Add(failedLsn);
-            _batch.Clear();
-            _open = null;
-            _skipOpen = false;
-            _buffer.Clear();
-            await RequestReplayAsync($"transaction {failedLsn} has a row that cannot be applied; re-reading it to apply row by row", ct, force: true);
-            return false;
-        }
-
-        var committed = _batch.ToList();
-        var allOps = _batchOps.ToList();
-        var open = _open;
-        _batch.Clear();
-        _batchOps.Clear();
+        await WriteReadyAsync(ct);
+        var open = _open!;
+        var lsn = open.CommitLsn;
         var conn = await EnsureTransactionAsync(ct);
-        for (var i = 0; i < allOps.Count; i++)
+        var first = !_openStreamed;
+        if (first)
         {
-            await conn.ExecuteAsync(new CommandDefinition("SAVEPOINT source_tx", transaction: _tx, cancellationToken: ct));
-            _openFlushed = true;
-            await WriteCarefullyAsync(conn, allOps[i], ct);
-            if (i < committed.Count)
-            {
-                await WriteAppliedAsync(committed[i].Commit, ct);
-                _batch.Add(committed[i]);
-            }
+            await conn.ExecuteAsync(new CommandDefinition("SAVEPOINT open_tx", transaction: _tx, cancellationToken: ct));
+            _openStreamed = true;
+            _txDirty = true;
         }
 
-        // The open (not yet complete) transaction continues from here, still within its savepoint.
-        _batchOps.Clear();
-        _batchOps.AddRange(allOps);
-        _open = open;
-        _openFlushed = open is not null;
-        if (open is not null)
+        var piece = _openOps;
+        _openOps = [];
+        _batchRows += piece.Count;
+        if (_parkWhole.TryGetValue(lsn, out var pw))
         {
-            _careful.Add(open.CommitLsn);
+            await ParkWholeAsync(conn, lsn, piece, pw.Reason, pw.HeldBehind, ct);
+            return;
         }
 
-        return true;
-    }
-
-    private async Task WriteCarefullyAsync(NpgsqlConnection conn, IReadOnlyList<UnifiedEvent> ops, CancellationToken ct)
-    {
-        foreach (var op in ops)
+        string? wholeReason = null;
+        Lsn? heldBehind = _holds.BlockerFor(piece, lsn);
+        if (heldBehind is { } b)
         {
-            await conn.ExecuteAsync(new CommandDefinition("SAVEPOINT one_op", transaction: _tx, cancellationToken: ct));
+            wholeReason = $"held behind {b}: a parked transaction of this source touches the same keys";
+        }
+        else if (_openFinancial && (_openParked > 0 || piece.Any(o => o is ParkedChange)))
+        {
+            wholeReason = piece.OfType<ParkedChange>().FirstOrDefault()?.Reason ?? "an operation of this financial transaction was parked";
+        }
+
+        if (wholeReason is null)
+        {
+            await conn.ExecuteAsync(new CommandDefinition("SAVEPOINT piece", transaction: _tx, cancellationToken: ct));
             try
             {
-                await _writer.WriteAsync(conn, [op], ct);
+                if (_careful.Contains(lsn))
+                {
+                    await WriteCarefullyAsync(conn, lsn, piece, ct);
+                }
+                else
+                {
+                    var result = await _writer.WriteAsync(conn, piece, ct);
+                    _openParked += result.Parked.Count;
+                    if (_openFinancial && result.Parked.Count > 0)
+                    {
+                        wholeReason = result.Parked[0].Reason;
+                    }
+                }
             }
             catch (Exception e) when (SinkErrors.IsRowError(e))
             {
-                await conn.ExecuteAsync(new CommandDefinition("ROLLBACK TO SAVEPOINT one_op", transaction: _tx, cancellationToken: ct));
-                if (op is RowOperation r)
+                SinkMetrics.Errors.WithLabels(_target, "row").Inc();
+                await conn.ExecuteAsync(new CommandDefinition("ROLLBACK TO SAVEPOINT piece", transaction: _tx, cancellationToken: ct));
+                _writer.RolledBack();
+                if (_openFinancial)
                 {
-                    await _writer.ParkAsync(conn, [new ParkedChange(r.Source, r.CommitLsn, r.Seq, r.Origin.Table, r.Origin.Key, r.Table,
-                        $"cannot apply to {r.Table}: {SinkErrors.Describe(e)}", System.Text.Encoding.UTF8.GetString(UnifiedEventCodec.Write(r)), r.TsMs)], ct);
+                    wholeReason = $"cannot apply: {SinkErrors.Describe(e)}";
+                }
+                else
+                {
+                    // Apply this piece (still in memory) operation by operation, and the rest of the transaction too.
+                    _careful.Add(lsn);
+                    await WriteCarefullyAsync(conn, lsn, piece, ct);
                 }
             }
 
-            await conn.ExecuteAsync(new CommandDefinition("RELEASE SAVEPOINT one_op", transaction: _tx, cancellationToken: ct));
+            if (wholeReason is null)
+            {
+                await conn.ExecuteAsync(new CommandDefinition("RELEASE SAVEPOINT piece", transaction: _tx, cancellationToken: ct));
+                return;
+            }
         }
+
+        await conn.ExecuteAsync(new CommandDefinition("ROLLBACK TO SAVEPOINT open_tx", transaction: _tx, cancellationToken: ct));
+        _writer.RolledBack();
+        _parkWhole[lsn] = (wholeReason, heldBehind);
+        if (first)
+        {
+            // Nothing of it was applied: park it whole from here on, as it streams.
+            await ParkWholeAsync(conn, lsn, piece, wholeReason, heldBehind, ct);
+            return;
+        }
+
+        _logger.LogWarning("Sink {Source}: transaction {Lsn} must park whole ({Reason}) but was partly written; re-reading it from the slot", _source, lsn, wholeReason);
+        await RequestReplayAsync($"transaction {lsn} must be parked whole; re-reading it", ct, force: true);
+        throw new ReplayRequestedException();
     }
 
     private async Task AbandonOpenAsync(CancellationToken ct)
     {
-        if (_openFlushed && _tx is not null && _conn is not null)
+        if (_openStreamed && _tx is not null && _conn is not null)
         {
-            await _conn.ExecuteAsync(new CommandDefinition("ROLLBACK TO SAVEPOINT source_tx", transaction: _tx, cancellationToken: ct));
-            _writer.Schema.RolledBack();
-            if (_batchOps.Count > _batch.Count)
-            {
-                _batchOps.RemoveAt(_batchOps.Count - 1);
-            }
+            await _conn.ExecuteAsync(new CommandDefinition("ROLLBACK TO SAVEPOINT open_tx; RELEASE SAVEPOINT open_tx", transaction: _tx, cancellationToken: ct));
+            _writer.RolledBack();
         }
 
         _open = null;
-        _buffer.Clear();
-        _openFlushed = false;
+        _openOps = [];
+        _openStreamed = false;
     }
 
-    private async Task WriteAppliedAsync(UnifiedCommit c, CancellationToken ct)
+    private async Task CommitBatchAsync(bool drained, CancellationToken ct)
     {
-        var conn = await EnsureTransactionAsync(ct);
-        await conn.ExecuteAsync(new CommandDefinition("""
+        var sw = Stopwatch.StartNew();
+        await WriteReadyAsync(ct);
+        if (_written.Count == 0 || _tx is null)
+        {
+            return;
+        }
+
+        var last = _written[^1].Commit;
+        try
+        {
+            // Deferred unique constraints are checked here, where a violation can still be told from a lost connection.
+            await _conn!.ExecuteAsync(new CommandDefinition("SET CONSTRAINTS ALL IMMEDIATE", transaction: _tx, cancellationToken: ct));
+        }
+        catch (Exception e) when (SinkErrors.IsRowError(e))
+        {
+            _logger.LogWarning("Sink {Source}: a deferred constraint fails at commit ({Error}); re-reading the batch to apply it transaction by transaction",
+                _source, SinkErrors.Describe(e));
+            foreach (var (commit, _) in _written)
+            {
+                _careful.Add(commit.CommitLsn);
+            }
+
+            await RequestReplayAsync("a deferred constraint failed at commit; re-reading to park the row", ct, force: true);
+            throw new ReplayRequestedException();
+        }
+
+        // Snapshot progress marks go in the same target transaction as the rows they describe.
+        foreach (var (commit, _) in _written)
+        {
+            if (commit.Snapshot is { Count: > 0 })
+            {
+                await SnapshotProgress.RecordAsync(_conn!, _source, commit, _writer.Schema, _logger, ct);
+            }
+        }
+
+        await _conn!.ExecuteAsync(new CommandDefinition("""
             INSERT INTO peeq_cdc.applied_position AS a (source, commit_lsn, end_lsn, seq, txid, source_commit_ts, applied_at)
             VALUES (@source, @commit::pg_lsn, @end::pg_lsn, @seq, @txid, to_timestamp(@ts / 1000.0), now())
             ON CONFLICT (source) DO UPDATE SET commit_lsn = excluded.commit_lsn, end_lsn = excluded.end_lsn, seq = excluded.seq,
                 txid = excluded.txid, source_commit_ts = excluded.source_commit_ts, applied_at = excluded.applied_at
             WHERE a.commit_lsn < excluded.commit_lsn
-            """, new { source = _source, commit = c.CommitLsn.ToString(), end = c.EndLsn.ToString(), seq = c.Operations + 1, txid = c.TxId, ts = (double)c.TsMs },
+            """, new { source = _source, commit = last.CommitLsn.ToString(), end = last.EndLsn.ToString(), seq = last.Operations + 1, txid = last.TxId, ts = (double)last.TsMs },
             transaction: _tx, cancellationToken: ct));
-        if (c.Snapshot is { Count: > 0 })
-        {
-            await SnapshotProgress.RecordAsync(conn, _source, c, _writer.Schema, _logger, ct);
-        }
-        if (_openFlushed)
-        {
-            await conn.ExecuteAsync(new CommandDefinition("RELEASE SAVEPOINT source_tx", transaction: _tx, cancellationToken: ct));
-        }
-
-        _openFlushed = false;
-    }
-
-    private async Task CommitBatchAsync(CancellationToken ct)
-    {
-        if (_tx is null)
-        {
-            _batch.Clear();
-            return;
-        }
-
-        var sw = Stopwatch.StartNew();
         await _tx.CommitAsync(ct);
         await _tx.DisposeAsync();
         _tx = null;
-        _writer.Schema.Committed();
-        var last = _batch[^1].Commit;
+        _writer.Committed();
         _appliedCommit = last.CommitLsn;
         _appliedEnd = last.EndLsn;
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        foreach (var (commit, ts) in _batch)
+        foreach (var (commit, ts) in _written)
         {
             SinkMetrics.Transactions.WithLabels(_source, "transaction").Inc();
             SinkMetrics.EndToEndSeconds.WithLabels(_source).Observe(Math.Max(0, now - ts) / 1000.0);
@@ -518,19 +779,93 @@ public sealed class SourceApplier : IAsyncDisposable
         SinkMetrics.BatchRows.WithLabels(_target).Observe(_batchRows);
         SinkMetrics.BatchSeconds.WithLabels(_target).Observe(_batchAge.Elapsed.TotalSeconds + sw.Elapsed.TotalSeconds);
         SinkMetrics.AppliedLsn.WithLabels(_source).Set(last.CommitLsn.Value);
-        SinkMetrics.LastAppliedTimestamp.WithLabels(_source).Set(_batch[^1].SourceTsMs / 1000.0);
-        _batch.Clear();
-        _batchOps.Clear();
+        SinkMetrics.LastAppliedTimestamp.WithLabels(_source).Set(_written[^1].SourceTsMs / 1000.0);
+
+        // Adaptive batch size: a batch that filled up while more kept arriving doubles the next one's
+        // (throughput under load); one closed because the queue ran dry halves it (latency when light).
+        _batchTarget = drained
+            ? Math.Max(Math.Min(MinBatchTarget, _options.MaxBatchRows), _batchTarget / 2)
+            : Math.Min(_options.MaxBatchRows, _batchTarget * 2);
+        SinkMetrics.BatchTargetRows.WithLabels(_source).Set(_batchTarget);
+        _written.Clear();
         _batchRows = 0;
         _batchAge.Reset();
         if (_open is null && _lastOffset is { } o)
         {
             _done(_source, o);
         }
-        else if (_openFirstOffset is { } first && first.Offset.Value > 0)
+        else if (_openFirstOffset is { } firstOffset && firstOffset.Offset.Value > 0)
         {
-            _done(_source, new TopicPartitionOffset(first.TopicPartition, first.Offset - 1));
+            _done(_source, new TopicPartitionOffset(firstOffset.TopicPartition, firstOffset.Offset - 1));
         }
+    }
+
+    /// <summary>
+    /// Held transactions whose blocker an operator has replayed or discarded follow now, in source order,
+    /// through the same apply path at their original positions (version-guarded), each in its own target
+    /// transaction. One still behind an open blocker keeps waiting.
+    /// </summary>
+    private async Task ReleaseHeldAsync(CancellationToken ct)
+    {
+        await using var conn = await _db.OpenConnectionAsync(ct);
+        var open = await ParkedRows.OpenWholeAsync(conn, _source, ct);
+        _holds.Load(open);
+        foreach (var held in open.Where(r => r.HeldBehind is not null).GroupBy(r => r.CommitLsn).OrderBy(g => g.Key).ToList())
+        {
+            var lsn = held.Key;
+            var ops = held.OrderBy(r => r.seq).ThenBy(r => r.sub).Select(r => r.Unified).OfType<UnifiedEvent>().ToList();
+            // Only earlier transactions can block it; it does not block itself.
+            var others = new HoldSet();
+            others.Load(open.Where(r => r.CommitLsn != lsn));
+            if (others.BlockerFor(ops, lsn) is not null)
+            {
+                continue;
+            }
+
+            _logger.LogInformation("Sink {Source}: releasing transaction {Lsn}, held behind {Blocker} which is resolved", _source, lsn, held.First().HeldBehind);
+            await using (var tx = await conn.BeginTransactionAsync(ct))
+            {
+                await conn.ExecuteAsync(new CommandDefinition("SET CONSTRAINTS ALL DEFERRED", transaction: tx, cancellationToken: ct));
+                await ParkedRows.MarkAsync(conn, held.Select(r => r.id).ToList(), "replayed", $"peeq-cdc sink: released after {held.First().HeldBehind} was resolved", ct);
+                var financial = ops.Any(IsFinancial);
+                string? failure = financial ? ops.OfType<ParkedChange>().FirstOrDefault()?.Reason : null;
+                if (failure is null)
+                {
+                    await conn.ExecuteAsync(new CommandDefinition("SAVEPOINT released", transaction: tx, cancellationToken: ct));
+                    try
+                    {
+                        var result = await _writer.WriteAsync(conn, ops, ct);
+                        if (financial && result.Parked.Count > 0)
+                        {
+                            failure = result.Parked[0].Reason;
+                        }
+                    }
+                    catch (Exception e) when (SinkErrors.IsRowError(e))
+                    {
+                        failure = $"cannot apply: {SinkErrors.Describe(e)}";
+                    }
+
+                    if (failure is not null)
+                    {
+                        await conn.ExecuteAsync(new CommandDefinition("ROLLBACK TO SAVEPOINT released", transaction: tx, cancellationToken: ct));
+                        _writer.RolledBack();
+                    }
+                }
+
+                if (failure is not null)
+                {
+                    // It becomes a blocker in its own right.
+                    await ParkedRows.ParkAsync(conn, ops.Select(o => new ParkedOp(o, failure)).ToList(), whole: true, heldBehind: null, ct);
+                }
+
+                await tx.CommitAsync(ct);
+            }
+
+            open = await ParkedRows.OpenWholeAsync(conn, _source, ct);
+            _holds.Load(open);
+        }
+
+        _writer.RolledBack();
     }
 
     /// <summary>Tells Capture how far this Sink has received (flow control only, outside any apply transaction).</summary>
@@ -587,17 +922,19 @@ public sealed class SourceApplier : IAsyncDisposable
             // The connection is already broken; nothing of it is needed.
         }
 
+        _writer.RolledBack();
         _tx = null;
         _conn = null;
-        _writer.Schema.RolledBack();
+        _txDirty = false;
         _open = null;
         _skipOpen = false;
-        _buffer.Clear();
-        _batch.Clear();
-        _batchOps.Clear();
+        _openOps = [];
+        _openStreamed = false;
+        _ready.Clear();
+        _readyRows = 0;
+        _written.Clear();
         _batchRows = 0;
         _batchAge.Reset();
-        _openFlushed = false;
         _loaded = false;
         _lastReplayRequest = DateTime.MinValue;
     }

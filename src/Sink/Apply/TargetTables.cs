@@ -15,6 +15,9 @@ public sealed record TargetTable(TableInfo Info, string LineageTable)
     public IReadOnlyList<string> Key => Info.KeyColumns;
 
     public string QuotedLineage => $"{Sql.QuoteIdent(PipelineSchema.Schema)}.{Sql.QuoteIdent(LineageTable)}";
+
+    /// <summary>Whether peeq_cdc.pending_lookups may hold rows of this table (then every write keeps them in step).</summary>
+    public bool MayHavePending { get; set; }
 }
 
 /// <summary>
@@ -46,7 +49,11 @@ public sealed class TargetTables(NpgsqlDataSource target)
             }
 
             var lineage = info.IsKeyless ? "" : await EnsureLineageAsync(conn, info, ct);
-            t = new TargetTable(info, lineage);
+            t = new TargetTable(info, lineage)
+            {
+                MayHavePending = await conn.ExecuteScalarAsync<bool>(new CommandDefinition(
+                    "SELECT EXISTS (SELECT 1 FROM peeq_cdc.pending_lookups WHERE target_table = @t)", new { t = id.ToString() }, cancellationToken: ct)),
+            };
             _tables[id] = t;
             return t;
         }
@@ -69,6 +76,10 @@ public sealed class TargetTables(NpgsqlDataSource target)
             _lock.Release();
         }
     }
+
+    /// <summary>Every lineage table of this target (for upkeep that walks them all).</summary>
+    public static async Task<List<(string TargetTable, string Lineage)>> ListLineageAsync(NpgsqlConnection conn, CancellationToken ct) =>
+        (await conn.QueryAsync<(string, string)>(new CommandDefinition("SELECT target_table, lineage_table FROM peeq_cdc.lineage_tables ORDER BY 1", cancellationToken: ct))).ToList();
 
     public static string LineageName(TableId id)
     {
@@ -95,8 +106,11 @@ public sealed class TargetTables(NpgsqlDataSource target)
                 seq           bigint      NOT NULL,
                 deleted       boolean     NOT NULL DEFAULT false,
                 updated_at    timestamptz NOT NULL DEFAULT now(),
+                rank          integer,
                 PRIMARY KEY ({keyList})
             );
+            ALTER TABLE {qualified} ADD COLUMN IF NOT EXISTS rank integer;
+            CREATE INDEX IF NOT EXISTS {Sql.QuoteIdent(name + "_tombstones")} ON {qualified} (source, updated_at) WHERE deleted;
             CREATE INDEX IF NOT EXISTS {Sql.QuoteIdent(name + "_origin")} ON {qualified} (source, origin_table, origin_key);
             INSERT INTO peeq_cdc.lineage_tables (target_table, lineage_table, key_columns)
             VALUES (@table, @name, @keys)

@@ -39,7 +39,7 @@ public sealed class MappingOutput
     public void Clear() => _operations.Clear();
 
     public void Add(RawChange change, RowOpKind op, TableId table, System.Text.Json.Nodes.JsonObject? key, System.Text.Json.Nodes.JsonObject? row,
-        IReadOnlyList<string>? unchanged = null, IReadOnlyList<System.Text.Json.Nodes.JsonObject>? rows = null)
+        IReadOnlyList<string>? unchanged = null, IReadOnlyList<System.Text.Json.Nodes.JsonObject>? rows = null, ConflictClaim? claim = null)
     {
         _operations.Add(new RowOperation(
             change.Source,
@@ -54,7 +54,8 @@ public sealed class MappingOutput
             new RowOrigin(change.Table, OriginKey(change)),
             change.TsMs,
             change.Snapshot,
-            rows));
+            rows,
+            claim));
     }
 
     private static System.Text.Json.Nodes.JsonObject OriginKey(RawChange change) =>
@@ -62,4 +63,8 @@ public sealed class MappingOutput
 }
 
 /// <summary>A change cannot be mapped; the message is the reason recorded with the parked row.</summary>
-public sealed class MappingException(string message) : Exception(message);
+public sealed class MappingException(string message, TableId? targetTable = null) : Exception(message)
+{
+    /// <summary>The target table the failed operation was for, when known.</summary>
+    public TableId? TargetTable { get; } = targetTable;
+}

@@ -5,18 +5,34 @@ using Peeq.Cdc.Contracts;
 namespace Peeq.Cdc.Transform.Mapping;
 
 /// <summary>
-/// Every captured table to the table of the same schema and name in the target, column for column,
-/// keyed by the source key. Tables without a key are append-only: inserts replicate once; an update or
-/// delete on them cannot be placed and is parked with the reason, never guessed. The target follows
-/// the source's columns: an added column is added to it (the Sink does, on the schema event the
-/// Transform passes on), a dropped one simply stops appearing.
+/// Every captured table to the table of the same schema and name in the target (or of the same name in
+/// the source's <c>targetSchema</c>), column for column, keyed by the source key. Tables without a key
+/// are append-only: inserts replicate once; an update or delete on them cannot be placed and is parked
+/// with the reason, never guessed. The target follows the source's columns: an added column is added to
+/// it (the Sink does, on the schema event the Transform passes on), a dropped one simply stops appearing.
 /// </summary>
-public sealed class IdentityMapping(string target, IReadOnlySet<string> sources) : ITargetMapping
+public sealed class IdentityMapping : ITargetMapping
 {
+    private readonly string _target;
+    private readonly IReadOnlyDictionary<string, string?> _targetSchemas;
+
     // The columns last seen per source table, to tell what a schema event changed.
     private readonly ConcurrentDictionary<(string Source, TableId Table), IReadOnlyList<SourceColumn>> _seen = new();
 
-    public string Target => target;
+    /// <summary>Each source's tables keep their own schema.</summary>
+    public IdentityMapping(string target, IReadOnlySet<string> sources)
+        : this(target, sources.ToDictionary(s => s, _ => (string?)null))
+    {
+    }
+
+    /// <summary>Each source's tables go to the given target schema (null: the source table's own).</summary>
+    public IdentityMapping(string target, IReadOnlyDictionary<string, string?> targetSchemas)
+    {
+        _target = target;
+        _targetSchemas = targetSchemas;
+    }
+
+    public string Target => _target;
 
     /// <summary>
     /// Takes added and dropped columns. Parks the table when its key changed (rows could no longer be
@@ -52,11 +68,11 @@ public sealed class IdentityMapping(string target, IReadOnlySet<string> sources)
         return null;
     }
 
-    public bool Handles(string source, TableId table) => sources.Contains(source);
+    public bool Handles(string source, TableId table) => _targetSchemas.ContainsKey(source);
 
     public void Map(RawChange change, MappingOutput output)
     {
-        var table = change.Table;
+        var table = _targetSchemas.GetValueOrDefault(change.Source) is { Length: > 0 } schema ? new TableId(schema, change.Table.Name) : change.Table;
         var keyed = change.Key is { Count: > 0 };
         switch (change.Op)
         {

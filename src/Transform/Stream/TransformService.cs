@@ -7,7 +7,10 @@ using Microsoft.Extensions.Logging;
 using Peeq.Cdc.Configuration;
 using Peeq.Cdc.Contracts;
 using Peeq.Cdc.Kafka;
+using Peeq.Cdc.Postgres;
+using Peeq.Cdc.Transform.Debezium;
 using Peeq.Cdc.Transform.Mapping;
+using Peeq.Cdc.Transform.Mapping.Declarative;
 
 namespace Peeq.Cdc.Transform.Stream;
 
@@ -36,8 +39,14 @@ public sealed class TransformService(
     {
         var o = config.Options;
         var sources = o.Sources.Where(s => only is null || only.Contains(s.Name)).ToList();
-        var rawTopics = sources.ToDictionary(s => Topics.Raw(o.Kafka.TopicPrefix, s.Name), s => s.Name);
+        var rawTopics = sources.Where(s => !s.IsDebezium).ToDictionary(s => Topics.Raw(o.Kafka.TopicPrefix, s.Name), s => s.Name);
         foreach (var topic in rawTopics.Keys)
+        {
+            await kafka.Admin.EnsureTopicAsync(topic, 1, ct);
+        }
+
+        var debezium = await DebeziumInputsAsync(sources.Where(s => s.IsDebezium).ToList(), ct);
+        foreach (var topic in debezium.Keys)
         {
             await kafka.Admin.EnsureTopicAsync(topic, 1, ct);
         }
@@ -64,8 +73,8 @@ public sealed class TransformService(
             .SetPartitionsAssignedHandler((_, assigned) => _logger.LogInformation("Transform: assigned {Partitions}", string.Join(", ", assigned)))
             .SetErrorHandler((_, e) => _logger.LogWarning("Kafka: {Reason}", e.Reason))
             .Build();
-        consumer.Subscribe(rawTopics.Keys);
-        _logger.LogInformation("Transform: consuming {Topics} as group {Group}", string.Join(", ", rawTopics.Keys), group);
+        consumer.Subscribe(rawTopics.Keys.Concat(debezium.Keys));
+        _logger.LogInformation("Transform: consuming {Topics} as group {Group}", string.Join(", ", rawTopics.Keys.Concat(debezium.Keys)), group);
         var output = new MappingOutput();
         var nextCommit = DateTime.UtcNow;
         try
@@ -73,7 +82,11 @@ public sealed class TransformService(
             while (!ct.IsCancellationRequested)
             {
                 var result = consumer.Consume(TimeSpan.FromMilliseconds(100));
-                if (result is not null && !result.IsPartitionEOF)
+                if (result is not null && !result.IsPartitionEOF && debezium.TryGetValue(result.Topic, out var input))
+                {
+                    AcceptDebezium(producer, input, result, dlq);
+                }
+                else if (result is not null && !result.IsPartitionEOF)
                 {
                     if (!states.TryGetValue(result.TopicPartition, out var state))
                     {
@@ -84,6 +97,11 @@ public sealed class TransformService(
                     }
 
                     Handle(producer, state, result, output, dlq);
+                }
+
+                foreach (var d in debezium.Values.DistinctBy(i => i.Source))
+                {
+                    ReleaseDebezium(producer, d);
                 }
 
                 if (DateTime.UtcNow >= nextCommit)
@@ -165,6 +183,7 @@ public sealed class TransformService(
                 TransformMetrics.EventsIn.WithLabels(state.Source).Inc();
                 output.Clear();
                 string? failure = null;
+                TableId? failedTarget = null;
                 try
                 {
                     state.Mapping.Map(c, output);
@@ -172,6 +191,7 @@ public sealed class TransformService(
                 catch (MappingException e)
                 {
                     failure = e.Message;
+                    failedTarget = e.TargetTable;
                 }
                 catch (Exception e)
                 {
@@ -182,7 +202,7 @@ public sealed class TransformService(
                 if (failure is not null)
                 {
                     TransformMetrics.Parked.WithLabels(state.Source, c.Table.ToString()).Inc();
-                    Produce(producer, state, new ParkedChange(state.Source, c.Position.CommitLsn, c.Position.Seq, c.Table, c.Key, null, failure,
+                    Produce(producer, state, new ParkedChange(state.Source, c.Position.CommitLsn, c.Position.Seq, c.Table, c.Key, failedTarget, failure,
                         Encoding.UTF8.GetString(result.Message.Value), c.TsMs));
                     state.Operations++;
                     break;
@@ -235,26 +255,32 @@ public sealed class TransformService(
         }
     }
 
-    private void Produce(IProducer<byte[], byte[]> producer, PartitionState state, UnifiedEvent e, TopicPartitionOffset? commitAfter = null)
+    private void Produce(IProducer<byte[], byte[]> producer, PartitionState state, UnifiedEvent e, TopicPartitionOffset? commitAfter = null) =>
+        Produce(producer, state.Source, state.Route, e, commitAfter is { } c ? [c] : []);
+
+    private void Produce(IProducer<byte[], byte[]> producer, string source, TopicPartition route, UnifiedEvent e, IReadOnlyList<TopicPartitionOffset> commitAfter)
     {
-        var message = new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(state.Source), Value = UnifiedEventCodec.Write(e) };
+        var message = new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(source), Value = UnifiedEventCodec.Write(e) };
         while (true)
         {
             try
             {
-                producer.Produce(state.Route, message, report =>
+                producer.Produce(route, message, report =>
                 {
                     if (report.Error.IsError)
                     {
-                        _logger.LogWarning("Source {Source}: delivery to {Topic} failed: {Reason}", state.Source, report.Topic, report.Error.Reason);
-                        if (commitAfter is { } c)
+                        _logger.LogWarning("Source {Source}: delivery to {Topic} failed: {Reason}", source, report.Topic, report.Error.Reason);
+                        foreach (var c in commitAfter)
                         {
                             _failed[c.TopicPartition] = true;
                         }
                     }
-                    else if (commitAfter is { } c)
+                    else
                     {
-                        _delivered.Enqueue(c);
+                        foreach (var c in commitAfter)
+                        {
+                            _delivered.Enqueue(c);
+                        }
                     }
                 });
                 return;
@@ -305,6 +331,119 @@ public sealed class TransformService(
             _logger.LogWarning("Transform: re-reading {Partition} from {Offset} after a delivery failure", tp, offset);
             consumer.Seek(new TopicPartitionOffset(tp, offset));
             states.Remove(tp);
+        }
+    }
+
+    /// <summary>One Debezium-fed source: its per-table topics (and transaction topic) and the assembler that orders them.</summary>
+    private sealed record DebeziumInput(string Source, bool IsTransactionTopic, DebeziumAssembler Assembler, DebeziumEnvelope.ColumnTypes Types, TopicPartition Route);
+
+    private async Task<Dictionary<string, DebeziumInput>> DebeziumInputsAsync(List<SourceOptions> sources, CancellationToken ct)
+    {
+        var o = config.Options;
+        var result = new Dictionary<string, DebeziumInput>(StringComparer.Ordinal);
+        foreach (var s in sources)
+        {
+            var target = o.Target(s.Target);
+            var mapping = mappings[s.Target];
+            var applied = Lsn.Zero;
+            await using (var conn = await PgConnections.OpenAsync(target.ConnectionString, $"target '{target.Name}' (applied position of Debezium source '{s.Name}')", ct))
+            {
+                await PipelineSchema.EnsureAsync(conn, ct);
+                if ((await PipelineSchema.ReadAppliedAsync(conn, ct)).TryGetValue(s.Name, out var p))
+                {
+                    applied = p.CommitLsn;
+                }
+            }
+
+            var tables = s.Tables.Select(t => TableId.Parse(t)).ToList();
+            var assembler = new DebeziumAssembler(s.Name, mapping, s.DebeziumTransactions, TimeSpan.FromMilliseconds(500),
+                tables.Select(t => t.ToString()).ToHashSet(StringComparer.Ordinal), applied);
+            DebeziumEnvelope.ColumnTypes types = mapping is DeclarativeMapping d
+                ? (table, column) => d.SourceColumnType(s.Name, table, column)
+                : (_, _) => null;
+            var route = Topics.UnifiedRoute(o, s.Name);
+            var tp = new TopicPartition(route.Topic, route.Partition);
+            foreach (var t in tables)
+            {
+                result[$"{s.DebeziumPrefix}.{t.Schema}.{t.Name}"] = new DebeziumInput(s.Name, false, assembler, types, tp);
+            }
+
+            if (s.DebeziumTransactions)
+            {
+                result[$"{s.DebeziumPrefix}.transaction"] = new DebeziumInput(s.Name, true, assembler, types, tp);
+            }
+
+            _logger.LogInformation("Transform: source {Source} reads Debezium topics {Prefix}.* ({Mode}), continuing after {Lsn}",
+                s.Name, s.DebeziumPrefix, s.DebeziumTransactions ? "whole transactions from the transaction metadata" : "per-row order", applied);
+        }
+
+        return result;
+    }
+
+    private void AcceptDebezium(IProducer<byte[], byte[]> producer, DebeziumInput input, ConsumeResult<byte[], byte[]> result, string dlq)
+    {
+        var origin = $"{result.Topic}/{result.Partition.Value}";
+        try
+        {
+            if (input.IsTransactionTopic)
+            {
+                input.Assembler.AddTransaction(DebeziumEnvelope.ReadTransaction(result.Message.Value), origin, result.Offset.Value);
+                return;
+            }
+
+            var change = DebeziumEnvelope.Read(input.Source, result.Message.Value, result.Message.Key, input.Types);
+            if (change is null)
+            {
+                return; // a tombstone: the delete before it did the work
+            }
+
+            TransformMetrics.EventsIn.WithLabels(input.Source).Inc();
+            input.Assembler.AddChange(change, origin, result.Offset.Value, DateTime.UtcNow, result.Message.Value);
+        }
+        catch (Exception e) when (e is FormatException or InvalidOperationException or System.Text.Json.JsonException)
+        {
+            TransformMetrics.DeadLettered.WithLabels(result.Topic).Inc();
+            _logger.LogError("Transform: unreadable Debezium message at {Topic}/{Partition}@{Offset}: {Error}; copied to {Dlq}",
+                result.Topic, result.Partition.Value, result.Offset.Value, e.Message, dlq);
+            producer.Produce(dlq, new Message<byte[], byte[]>
+            {
+                Key = result.Message.Key,
+                Value = result.Message.Value,
+                Headers = new Headers
+                {
+                    { "peeq-error", Encoding.UTF8.GetBytes(e.Message) },
+                    { "peeq-origin", Encoding.UTF8.GetBytes($"{result.Topic}/{result.Partition.Value}@{result.Offset.Value}") },
+                },
+            });
+        }
+    }
+
+    private void ReleaseDebezium(IProducer<byte[], byte[]> producer, DebeziumInput input)
+    {
+        foreach (var tx in input.Assembler.Release(DateTime.UtcNow))
+        {
+            var offsets = tx.Consumed.Select(kv =>
+            {
+                var slash = kv.Key.LastIndexOf('/');
+                return new TopicPartitionOffset(kv.Key[..slash], new Partition(int.Parse(kv.Key[(slash + 1)..], System.Globalization.CultureInfo.InvariantCulture)), kv.Value);
+            }).ToList();
+            if (tx.Events.Count == 0)
+            {
+                foreach (var off in offsets)
+                {
+                    _delivered.Enqueue(off);
+                }
+
+                continue;
+            }
+
+            for (var i = 0; i < tx.Events.Count; i++)
+            {
+                Produce(producer, input.Source, input.Route, tx.Events[i], i == tx.Events.Count - 1 ? offsets : []);
+            }
+
+            TransformMetrics.OperationsOut.WithLabels(input.Source, mappings[config.Options.Source(input.Source).Target].Target).Inc(tx.Events.Count - 2);
+            TransformMetrics.Transactions.WithLabels(input.Source).Inc();
         }
     }
 

@@ -19,14 +19,21 @@ public sealed class PipelineHarness(PipelineOptions options, EmbeddedKafka kafka
 
     public PipelineConfig Config { get; } = PipelineConfig.FromOptions(options);
 
-    public async Task StartAsync(Stages stages = Stages.All)
+    /// <param name="dashboard">Also serve the dashboard, /api/status and the notifications, as <c>run</c> does.</param>
+    public async Task StartAsync(Stages stages = Stages.All, bool dashboard = false, string? reportsDirectory = null)
     {
         var app = PipelineHost.Build(Config, kafka.Endpoint, stages, urls: null,
             Environment.GetEnvironmentVariable("PEEQ_TEST_LOG") == "debug" ? LogLevel.Debug : LogLevel.Information,
-            configure: b => b.Logging.AddProvider(new TestOutputLoggerProvider(output, Environment.GetEnvironmentVariable("PEEQ_TEST_LOG") == "debug" ? LogLevel.Debug : LogLevel.Information)));
+            configure: b => b.Logging.AddProvider(new TestOutputLoggerProvider(output, Environment.GetEnvironmentVariable("PEEQ_TEST_LOG") == "debug" ? LogLevel.Debug : LogLevel.Information)),
+            dashboard: dashboard, reportsDirectory: reportsDirectory);
         await app.StartAsync();
         _running[stages] = app;
     }
+
+    /// <summary>The running process for these stages (its services, and its URL: /metrics, /api/status, the dashboard).</summary>
+    public WebApplication App(Stages stages) => _running[stages];
+
+    public static string BaseUrl(WebApplication app) => app.Urls.First().TrimEnd('/');
 
     public async Task StopAsync(Stages stages)
     {

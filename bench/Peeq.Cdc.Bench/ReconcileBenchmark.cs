@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using Peeq.Cdc.Configuration;
+using Peeq.Cdc.Embedded;
+using Peeq.Cdc.Postgres;
+using Peeq.Cdc.Reconciler;
+using Peeq.Cdc.Reconciler.Reports;
+using Peeq.Cdc.Sink.Apply;
+using Peeq.Cdc.Transform.Mapping;
+
+namespace Peeq.Cdc.Bench;
+
+/// <summary>The figures of one reconcile benchmark run.</summary>
+public sealed record ReconcileBenchResult(
+    int Rows,
+    double ReconcileSeconds,
+    double CopySeconds,
+    double Ratio,
+    double RowsPerSecond,
+    long PeakRssBytes,
+    long BaselineRssBytes,
+    long PeakManagedBytes,
+    string Verdict,
+    long RowsCompared,
+    long DifferencesFound,
+    int DifferencesInjected,
+    IReadOnlyList<double> ReconcileRuns,
+    IReadOnlyList<double> CopyRuns);
+
+/// <summary>
+/// The reconciler on one table pair of N rows (transaction-db's transactions, the seed's largest table:
+/// 2,000,000 rows) against a same-run baseline: a binary COPY of both sides ordered by key, run
+/// concurrently, which is the least any row-by-row comparison has to read. The target is built directly
+/// (rows, their lineage and an applied position, exactly as the Sink leaves them) rather than through the
+/// pipeline, so the benchmark measures the reconciler alone. A few differences are injected so the
+/// run also proves it finds them at this size. Memory is sampled throughout the run.
+/// </summary>
+public sealed class ReconcileBenchmark(int rows)
+{
+    private const string Table = """
+        CREATE TABLE transactions (
+            id uuid PRIMARY KEY, user_id uuid NOT NULL, item_id uuid, purchase_id uuid, price numeric(12,2) NOT NULL,
+            quantity integer NOT NULL DEFAULT 1, currency varchar(3), status varchar(50), created_by_id uuid, created_on timestamptz NOT NULL)
+        """;
+
+    public async Task<ReconcileBenchResult> RunAsync()
+    {
+        await using var legacy = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions { Name = "bench-rec-legacy" });
+        await using var targetPg = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions { Name = "bench-rec-target" });
+        var sourceCs = await legacy.CreateDatabaseAsync("transaction");
+        var targetCs = await targetPg.CreateDatabaseAsync("peeq_commerce");
+        var sw = Stopwatch.StartNew();
+        await Exec(sourceCs, Table + $"""
+            ;
+            INSERT INTO transactions
+            SELECT md5('t' || g)::uuid, md5('u' || (g % 100000))::uuid, md5('i' || (g % 5000))::uuid, md5('p' || (g / 3))::uuid,
+                   ((g * 7919) % 100000) / 100.0, 1 + g % 4, CASE WHEN g % 10 = 0 THEN 'EUR' ELSE 'USD' END,
+                   (ARRAY['PENDING', 'COMPLETED', 'FAILED', 'REFUNDED'])[1 + g % 4], md5('u' || (g % 100000))::uuid,
+                   timestamptz '2024-01-01 00:00:00+00' + g * interval '1.000001 second'
+            FROM generate_series(1, {rows}) g;
+            ANALYZE transactions;
+            """);
+        Console.Error.WriteLine($"bench: {rows:N0} source rows in {sw.Elapsed.TotalSeconds:0.0} s");
+
+        // The target as the Sink leaves it: the rows, their lineage, the applied position.
+        sw.Restart();
+        await using (var conn = new NpgsqlConnection(targetCs))
+        {
+            await conn.OpenAsync();
+            await PipelineSchema.EnsureAsync(conn, CancellationToken.None);
+            await Exec(targetCs, Table);
+        }
+
+        await using (var src = new NpgsqlConnection(sourceCs))
+        await using (var dst = new NpgsqlConnection(targetCs))
+        {
+            await src.OpenAsync();
+            await dst.OpenAsync();
+            using var reader = await src.BeginRawBinaryCopyAsync("COPY transactions TO STDOUT (FORMAT BINARY)");
+            await using var writer = await dst.BeginRawBinaryCopyAsync("COPY transactions FROM STDIN (FORMAT BINARY)");
+            await reader.CopyToAsync(writer);
+        }
+
+        var lineage = TargetTables.LineageName(new Contracts.TableId("public", "transactions"));
+        await Exec(targetCs, $"""
+            CREATE TABLE peeq_cdc.{lineage} (id uuid NOT NULL, source text NOT NULL, origin_table text NOT NULL, origin_key jsonb NOT NULL,
+                lsn pg_lsn NOT NULL, seq bigint NOT NULL, deleted boolean NOT NULL DEFAULT false, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (id));
+            INSERT INTO peeq_cdc.{lineage} (id, source, origin_table, origin_key, lsn, seq)
+            SELECT id, 'transaction', 'public.transactions', jsonb_build_object('id', id), '0/1000', 1 FROM transactions;
+            CREATE INDEX {lineage}_origin ON peeq_cdc.{lineage} (source, origin_table, origin_key);
+            INSERT INTO peeq_cdc.lineage_tables VALUES ('public.transactions', '{lineage}', ARRAY['id']);
+            INSERT INTO peeq_cdc.applied_position (source, commit_lsn, end_lsn, seq) VALUES ('transaction', 'FFFFFFFF/0', 'FFFFFFFF/0', 0);
+            -- Differences to find: a missing row, a changed price, one cent on another, an extra row.
+            DELETE FROM transactions WHERE id = md5('t' || 1000)::uuid;
+            UPDATE transactions SET status = 'TAMPERED' WHERE id = md5('t' || 500000)::uuid;
+            UPDATE transactions SET price = price + 0.01 WHERE id = md5('t' || {rows - 7})::uuid;
+            INSERT INTO transactions VALUES ('00000000-0000-0000-0000-00000000beef', md5('u1')::uuid, NULL, NULL, 1, 1, 'USD', 'PENDING', NULL, now());
+            VACUUM ANALYZE transactions;
+            VACUUM ANALYZE peeq_cdc.{lineage};
+            """);
+        Console.Error.WriteLine($"bench: target built in {sw.Elapsed.TotalSeconds:0.0} s");
+
+        var options = new PipelineOptions
+        {
+            Kafka = new KafkaOptions { BootstrapServers = "embedded" },
+            Sources = [new SourceOptions { Name = "transaction", ConnectionString = sourceCs, Target = "commerce", Tables = ["transactions"] }],
+            Targets = [new TargetOptions { Name = "commerce", ConnectionString = targetCs }],
+            Reconcile = new ReconcileOptions { RecheckRounds = 0, WatermarkWait = TimeSpan.FromSeconds(30) },
+        };
+        var config = PipelineConfig.FromOptions(options);
+        var mappings = new Dictionary<string, ITargetMapping> { ["commerce"] = new IdentityMapping("commerce", new HashSet<string> { "transaction" }) };
+
+        var copyRuns = new List<double>();
+        var reconcileRuns = new List<double>();
+        long peakRss = 0, peakManaged = 0;
+        ReconciliationReport? report = null;
+        var baselineRss = Process.GetCurrentProcess().WorkingSet64;
+        for (var i = 0; i < 2; i++)
+        {
+            copyRuns.Add(await CopyBothAsync(sourceCs, targetCs));
+            Console.Error.WriteLine($"bench: binary COPY of both sides ordered by key: {copyRuns[^1]:0.00} s");
+            GC.Collect();
+            using var sampling = new CancellationTokenSource();
+            var sampler = Task.Run(async () =>
+            {
+                while (!sampling.IsCancellationRequested)
+                {
+                    peakRss = Math.Max(peakRss, Process.GetCurrentProcess().WorkingSet64);
+                    peakManaged = Math.Max(peakManaged, GC.GetTotalMemory(false));
+                    await Task.Delay(50);
+                }
+            });
+            var dir = Path.Combine(Path.GetTempPath(), "peeq-bench-reconcile", Guid.NewGuid().ToString("N")[..8]);
+            var clock = Stopwatch.StartNew();
+            report = await new Reconciliation(config, mappings, NullLogger.Instance).RunAsync(dir, CancellationToken.None);
+            reconcileRuns.Add(clock.Elapsed.TotalSeconds);
+            await sampling.CancelAsync();
+            await sampler;
+            Directory.Delete(dir, true);
+            Console.Error.WriteLine($"bench: reconciliation: {reconcileRuns[^1]:0.00} s, {report.Summary}");
+        }
+
+        var reconcileSeconds = reconcileRuns.Min();
+        var copySeconds = copyRuns.Min();
+        return new ReconcileBenchResult(rows, reconcileSeconds, copySeconds, reconcileSeconds / copySeconds, rows / reconcileSeconds,
+            peakRss, baselineRss, peakManaged, report!.Verdict.ToString(), report.Checksums.Sum(c => c.RowsCompared), report.Totals.Differences, 4, reconcileRuns, copyRuns);
+    }
+
+    /// <summary>Both sides read in full, ordered by key, in binary, at the same time: the floor for any full comparison.</summary>
+    private static async Task<double> CopyBothAsync(string sourceCs, string targetCs)
+    {
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Drain(sourceCs), Drain(targetCs));
+        return clock.Elapsed.TotalSeconds;
+
+        static async Task Drain(string cs)
+        {
+            await using var conn = new NpgsqlConnection(cs);
+            await conn.OpenAsync();
+            using var raw = await conn.BeginRawBinaryCopyAsync("COPY (SELECT * FROM transactions ORDER BY id) TO STDOUT (FORMAT BINARY)");
+            var buffer = new byte[1 << 16];
+            while (await raw.ReadAsync(buffer, 0, buffer.Length) > 0)
+            {
+            }
+        }
+    }
+
+    private static async Task Exec(string cs, string sql)
+    {
+        await using var conn = new NpgsqlConnection(cs);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, conn) { CommandTimeout = 0 };
+        await cmd.ExecuteNonQueryAsync();
+    }
+}

@@ -1,0 +1,459 @@
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
+using System.Text;
+using Npgsql;
+using Peeq.Cdc.Contracts;
+using Peeq.Cdc.Reconciler.Reports;
+using Peeq.Cdc.Reconciler.Values;
+using Peeq.Cdc.Reconciler.Watermarks;
+
+namespace Peeq.Cdc.Reconciler.Rows;
+
+/// <summary>A difference found by the merge, before it is classified.</summary>
+internal sealed record Candidate(
+    DifferenceKind Kind,
+    string KeyCanon,
+    string KeyJson,
+    string?[] Origin,
+    string OriginJson,
+    ExpectedRow? Expected,
+    ActualRow? Actual,
+    List<ColumnDifference> Columns);
+
+/// <summary>
+/// Compares one mapping pair (target table, source table) range by range: the expected rows of each
+/// origin (the mapped source row) against the target rows whose lineage names that origin. Each range
+/// of source keys gets a checksum on both sides over the same canonical values; a range whose
+/// checksums differ is narrowed to its exact keys (the merge already holds them), and every key is
+/// classified against its lineage and the parked rows: a real difference, a key that moved after the
+/// watermark (checked again later), parked, or shadowed by another source's claim.
+/// </summary>
+internal sealed class PairComparer
+{
+    private const string Null = "\u2400";
+    private readonly PairResult _result;
+    private readonly TargetTableInfo? _table;
+    private readonly SourceTable _source;
+    private readonly SourceSnapshot _snapshot;
+    private readonly TargetSnapshot _target;
+    private readonly Expectations _expectations;
+    private readonly SensitiveHandling _sensitive;
+    private readonly RunCollector _run;
+    private readonly bool _moving;
+    private readonly string? _movingReason;
+    private readonly bool _recheck;
+    private readonly XxHash3 _hash = new();
+    private readonly List<Candidate> _candidates = [];
+    private ActualStream? _stream;
+    private ActualGroup? _peek;
+    private bool _peeked;
+    private ulong _rangeExpected;
+    private ulong _rangeActual;
+    private string? _rangeFirst;
+    private string? _rangeLast;
+
+    public PairComparer(PairResult result, TargetTableInfo? table, SourceTable source, SourceSnapshot snapshot, TargetSnapshot target,
+        Expectations expectations, SensitiveHandling sensitive, RunCollector run, string? movingReason, bool recheck)
+    {
+        _result = result;
+        _table = table;
+        _source = source;
+        _snapshot = snapshot;
+        _target = target;
+        _expectations = expectations;
+        _sensitive = sensitive;
+        _run = run;
+        _moving = movingReason is not null;
+        _movingReason = movingReason;
+        _recheck = recheck;
+    }
+
+    public PairId Id => _result.Id;
+
+    public async Task OpenAsync(IReadOnlyList<string>? origins, CancellationToken ct)
+    {
+        if (_table?.LineageTable is not null && !_table.Keyless)
+        {
+            _stream = await ActualStream.OpenAsync(_target, _table, _source, origins, ct);
+        }
+    }
+
+    /// <summary>Compares one range of origins (consecutive in key order); with <paramref name="last"/>, every remaining target row too.</summary>
+    public async Task CompareRangeAsync(IReadOnlyList<MappedOrigin> origins, bool last, CancellationToken ct)
+    {
+        _rangeExpected = _rangeActual = 0;
+        _rangeFirst = _rangeLast = null;
+        foreach (var o in origins)
+        {
+            var group = await NextGroupAsync(o.Key, ct);
+            o.Tables.TryGetValue(_result.Id.TargetTable, out var expected);
+            if (o.Unmappable is not null && group is null && expected is null)
+            {
+                continue;
+            }
+
+            Track(o.KeyText);
+            CompareOrigin(o.Key, Canon(o.KeyText), expected, group);
+        }
+
+        if (last)
+        {
+            while (await PeekAsync(ct) is { } rest)
+            {
+                Consume();
+                Track(rest.OriginJson);
+                CompareOrigin(rest.Origin, Canon(rest.OriginJson), null, rest);
+            }
+        }
+
+        if (_rangeFirst is null && _candidates.Count == 0)
+        {
+            return;
+        }
+
+        if (!_recheck)
+        {
+            _result.Ranges++;
+            _result.ExpectedDigest += _rangeExpected;
+            _result.TargetDigest += _rangeActual;
+        }
+
+        var differing = _rangeExpected != _rangeActual || _candidates.Count > 0;
+        var found = _candidates.Count;
+        await ClassifyAsync(ct);
+        if (differing && !_recheck)
+        {
+            _result.RangesDiffering++;
+            if (_result.DifferingRanges.Count < _run.ListLimit)
+            {
+                _result.DifferingRanges.Add(new RangeDifference(_rangeFirst ?? "", _rangeLast ?? "", PairResult.Hex(_rangeExpected), PairResult.Hex(_rangeActual), found));
+            }
+        }
+    }
+
+    private void Track(string originJson)
+    {
+        _rangeFirst ??= originJson;
+        _rangeLast = originJson;
+    }
+
+    private static string Canon(string json) => JsonbText.TryCanonical(json, out var c) ? c : json;
+
+    private async Task<ActualGroup?> NextGroupAsync(string?[] origin, CancellationToken ct)
+    {
+        while (await PeekAsync(ct) is { } g)
+        {
+            var c = KeyOrder.Compare(g.Origin, origin, _source.KeySorts);
+            if (c > 0)
+            {
+                return null;
+            }
+
+            Consume();
+            if (c == 0)
+            {
+                return g;
+            }
+
+            // Target rows of an origin the source no longer has.
+            Track(g.OriginJson);
+            CompareOrigin(g.Origin, Canon(g.OriginJson), null, g);
+        }
+
+        return null;
+    }
+
+    private async Task<ActualGroup?> PeekAsync(CancellationToken ct)
+    {
+        if (!_peeked)
+        {
+            _peek = _stream is null ? null : await _stream.NextAsync(ct);
+            _peeked = true;
+        }
+
+        return _peek;
+    }
+
+    private void Consume() => _peeked = false;
+
+    private void CompareOrigin(string?[] origin, string originJson, ExpectedTable? expected, ActualGroup? actual)
+    {
+        var matched = expected is null || actual is null ? null : new HashSet<string>(StringComparer.Ordinal);
+        if (actual is not null)
+        {
+            _result.TargetRows += _recheck ? 0 : actual.Rows.Count;
+            foreach (var a in actual.Rows)
+            {
+                if (expected is not null && expected.Rows.TryGetValue(a.KeyCanon, out var e))
+                {
+                    matched!.Add(a.KeyCanon);
+                    CompareRow(origin, originJson, e, a);
+                }
+                else
+                {
+                    _rangeActual += HashActual(a);
+                    _candidates.Add(new Candidate(DifferenceKind.Extra, a.KeyCanon, _table!.KeyJson(a.Values), origin, originJson, null, a, []));
+                }
+            }
+        }
+
+        if (expected is not null)
+        {
+            _result.ExpectedRows += _recheck ? 0 : expected.Rows.Count;
+            foreach (var e in expected.Rows.Values)
+            {
+                if (matched?.Contains(e.KeyCanon) == true)
+                {
+                    continue;
+                }
+
+                _rangeExpected += HashExpected(e);
+                _candidates.Add(new Candidate(DifferenceKind.Missing, e.KeyCanon, e.KeyJson, origin, originJson, e, null, []));
+            }
+        }
+    }
+
+    private void CompareRow(string?[] origin, string originJson, ExpectedRow e, ActualRow a)
+    {
+        if (!_recheck)
+        {
+            _result.RowsCompared++;
+        }
+
+        List<ColumnDifference>? diffs = null;
+        _hash.Reset();
+        var expectedHash = new XxHash3();
+        Append(_hash, e.KeyCanon);
+        Append(expectedHash, e.KeyCanon);
+        foreach (var (name, value) in e.Row)
+        {
+            if (!_table!.ColumnIndex.TryGetValue(name, out var index) || e.Unchanged.Contains(name))
+            {
+                continue; // not a target column (the Sink ignores it), or kept as stored
+            }
+
+            var column = _table.Columns[index];
+            var sensitive = false;
+            string? expectedText;
+            if (SealedValue.IsSealed(value, out var sealedText) && _sensitive.Key is not null)
+            {
+                sensitive = true;
+                expectedText = SealedValue.Unseal(_sensitive.Key, name, sealedText);
+            }
+            else
+            {
+                expectedText = _expectations.ExpectedText(value, column.Type);
+            }
+
+            var actualText = a.Values[index];
+            Append(_hash, name);
+            Append(_hash, actualText ?? Null);
+            Append(expectedHash, name);
+            if (CanonicalValue.Equal(expectedText, actualText, column.Type, out var canonical))
+            {
+                Append(expectedHash, actualText ?? Null);
+            }
+            else
+            {
+                Append(expectedHash, canonical ?? Null);
+                (diffs ??= []).Add(sensitive
+                    ? new ColumnDifference(name, "(sensitive value)", "(sensitive value, differs)")
+                    : new ColumnDifference(name, column.Type.Kind == ValueKind.Array ? canonical : expectedText, actualText));
+            }
+        }
+
+        _rangeExpected += expectedHash.GetCurrentHashAsUInt64();
+        _rangeActual += _hash.GetCurrentHashAsUInt64();
+        if (diffs is not null)
+        {
+            _candidates.Add(new Candidate(DifferenceKind.Changed, e.KeyCanon, e.KeyJson, origin, originJson, e, a, diffs));
+        }
+    }
+
+    private ulong HashActual(ActualRow a)
+    {
+        _hash.Reset();
+        Append(_hash, a.KeyCanon);
+        for (var i = 0; i < a.Values.Length; i++)
+        {
+            Append(_hash, _table!.Columns[i].Name);
+            Append(_hash, a.Values[i] ?? Null);
+        }
+
+        return _hash.GetCurrentHashAsUInt64();
+    }
+
+    private ulong HashExpected(ExpectedRow e)
+    {
+        _hash.Reset();
+        Append(_hash, e.KeyCanon);
+        foreach (var (name, value) in e.Row)
+        {
+            Append(_hash, name);
+            var type = _table is not null && _table.ColumnIndex.TryGetValue(name, out var i) ? _table.Columns[i].Type : PgType.BuiltIn(25);
+            Append(_hash, CanonicalValue.Of(_expectations.ExpectedText(value, type), type) ?? Null);
+        }
+
+        return _hash.GetCurrentHashAsUInt64();
+    }
+
+    private static void Append(XxHash3 hash, string s)
+    {
+        hash.Append(MemoryMarshal.AsBytes(s.AsSpan()));
+        hash.Append([0x1e, 0]);
+    }
+
+    private sealed record LineageRow(string source, string origin_table, string origin_key, string lsn, bool deleted);
+
+    /// <summary>Classifies this range's candidates (two queries at most: lineage by key, parked rows by origin).</summary>
+    private async Task ClassifyAsync(CancellationToken ct)
+    {
+        if (_candidates.Count == 0)
+        {
+            return;
+        }
+
+        var lineage = await LineageAsync(_candidates.Where(c => c.Kind == DifferenceKind.Missing).ToList(), ct);
+        var parked = await _run.ParkedOriginsAsync(_target, _source, _candidates.Select(c => c.OriginJson).Distinct().ToList(), ct);
+        foreach (var c in _candidates)
+        {
+            parked.TryGetValue(c.OriginJson, out var parkReason);
+            var (status, note) = Decide(c, lineage, parkReason);
+            var diff = new RowDifference(c.Kind, status, _result.Id.Target, _result.Id.TargetTable.ToString(), c.KeyJson,
+                _result.Id.Source, _result.Id.SourceTable.ToString(), c.OriginJson, c.Columns, note);
+            _run.Report(_result, c.Origin, diff, conclusive: status != DifferenceStatus.Unresolved);
+        }
+
+        _candidates.Clear();
+    }
+
+    private (DifferenceStatus Status, string? Note) Decide(Candidate c, Dictionary<string, LineageRow> lineage, string? parkReason)
+    {
+        if (_moving)
+        {
+            return (DifferenceStatus.Unresolved, _movingReason);
+        }
+
+        var after = _snapshot.ChangedAfter;
+        if (c.Kind == DifferenceKind.Missing)
+        {
+            if (!lineage.TryGetValue(c.KeyCanon, out var l))
+            {
+                return parkReason is not null
+                    ? (DifferenceStatus.Parked, $"parked: {parkReason}")
+                    : (DifferenceStatus.Different, "not in the target, and no lineage: the pipeline never applied it");
+            }
+
+            var lsn = Lsn.Parse(l.lsn);
+            if (l.source != _result.Id.Source && !l.deleted)
+            {
+                if (c.Expected?.Claim is { Mode: ConflictMode.Priority } claim)
+                {
+                    return (DifferenceStatus.Shadowed, $"owned by source {l.source} ({l.origin_table} {l.origin_key}); this claim (rank {claim.Rank}) is shadowed");
+                }
+
+                return parkReason is not null
+                    ? (DifferenceStatus.Parked, $"parked: {parkReason}")
+                    : lsn >= LsnOf(l.source)
+                        ? (DifferenceStatus.Unresolved, $"owned by source {l.source}, changed after its watermark")
+                        : (DifferenceStatus.Different, $"the key is owned by source {l.source} ({l.origin_table} {l.origin_key}) and no rule or parked row accounts for it");
+            }
+
+            if (lsn >= after)
+            {
+                return (DifferenceStatus.Unresolved, $"{(l.deleted ? "deleted" : "moved")} at {l.lsn}, after the watermark {after}");
+            }
+
+            if (parkReason is not null)
+            {
+                return (DifferenceStatus.Parked, $"parked: {parkReason}");
+            }
+
+            return l.deleted
+                ? (DifferenceStatus.Different, $"the lineage records a delete at {l.lsn}, before the watermark, but the source holds the row")
+                : Canon(l.origin_key) != c.OriginJson
+                    ? (DifferenceStatus.Different, $"the key belongs to another origin ({l.origin_table} {l.origin_key})")
+                    : (DifferenceStatus.Different, $"the lineage says the row is present (applied at {l.lsn}) but the target does not hold it: removed behind the pipeline's back");
+        }
+
+        if (c.Actual!.Lsn >= after)
+        {
+            return (DifferenceStatus.Unresolved, $"changed at {c.Actual.Lsn}, after the watermark {after}");
+        }
+
+        if (parkReason is not null)
+        {
+            return (DifferenceStatus.Parked, $"parked: {parkReason}");
+        }
+
+        return c.Kind == DifferenceKind.Extra
+            ? (DifferenceStatus.Different, $"the mapped source does not produce this row (last applied at {c.Actual.Lsn}, before the watermark)")
+            : (DifferenceStatus.Different, $"last applied at {c.Actual.Lsn}, before the watermark");
+    }
+
+    private Lsn LsnOf(string source) => _run.ChangedAfter(source);
+
+    private async Task<Dictionary<string, LineageRow>> LineageAsync(List<Candidate> missing, CancellationToken ct)
+    {
+        var result = new Dictionary<string, LineageRow>(StringComparer.Ordinal);
+        if (missing.Count == 0 || _table?.LineageTable is null || _table.Key.Count == 0)
+        {
+            return result;
+        }
+
+        var keyCols = _table.Key.Select(k => _table.Columns[_table.ColumnIndex[k]]).ToList();
+        var arrays = string.Join(", ", keyCols.Select((_, i) => $"@k{i}::text[]"));
+        var on = string.Join(" AND ", keyCols.Select((c, i) => $"l.{Sql.QuoteIdent(c.Name)} = u.k{i}::{c.BaseTypeSql}"));
+        var select = string.Join(", ", keyCols.Select(c => $"l.{Sql.QuoteIdent(c.Name)}::text"));
+        var lease = await _target.RentAsync(ct);
+        try
+        {
+            await using var cmd = new NpgsqlCommand($"""
+                SELECT {select}, l.source, l.origin_table, l.origin_key::text, l.lsn::text, l.deleted
+                FROM unnest({arrays}) AS u({string.Join(", ", keyCols.Select((_, i) => $"k{i}"))})
+                JOIN {_table.QuotedLineage} l ON {on}
+                """, lease.Conn, lease.Tx);
+            for (var i = 0; i < keyCols.Count; i++)
+            {
+                var idx = i;
+                cmd.Parameters.Add(new NpgsqlParameter($"k{i}", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text)
+                { Value = missing.Select(m => (object?)Part(m.KeyCanon, idx, keyCols.Count) ?? DBNull.Value).ToArray() });
+            }
+
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct))
+            {
+                var parts = new string[keyCols.Count];
+                for (var i = 0; i < parts.Length; i++)
+                {
+                    parts[i] = CanonicalValue.Of(r.GetString(i), keyCols[i].Type) ?? Null;
+                }
+
+                var n = keyCols.Count;
+                result[parts.Length == 1 ? parts[0] : string.Join('\u001f', parts)] =
+                    new LineageRow(r.GetString(n), r.GetString(n + 1), r.GetString(n + 2), r.GetString(n + 3), r.GetBoolean(n + 4));
+            }
+        }
+        finally
+        {
+            _target.Return(lease);
+        }
+
+        return result;
+    }
+
+    private static string? Part(string keyCanon, int index, int count)
+    {
+        var p = count == 1 ? keyCanon : keyCanon.Split('\u001f')[index];
+        return p == Null ? null : p;
+    }
+
+    public async ValueTask CloseAsync()
+    {
+        if (_stream is not null)
+        {
+            await _stream.DisposeAsync();
+            _stream = null;
+        }
+    }
+}

@@ -1,0 +1,177 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Npgsql;
+using Peeq.Cdc.Configuration;
+using Peeq.Cdc.Contracts;
+using Peeq.Cdc.Postgres;
+using Peeq.Cdc.Reconciler.Values;
+using Peeq.Cdc.Reconciler.Watermarks;
+
+namespace Peeq.Cdc.Reconciler.Rows;
+
+/// <summary>
+/// How sensitive source columns reach the mapping: exactly as Capture sends them. With a sealing key
+/// configured for the pipeline they are sealed (here with a key of this run, so the mapping sees the
+/// same shape and the reconciler can open them again to compare); without one they are left out and
+/// marked unchanged, and are not compared.
+/// </summary>
+public sealed class SensitiveHandling
+{
+    private SensitiveHandling(byte[]? key) => Key = key;
+
+    public byte[]? Key { get; }
+
+    public bool Seals => Key is not null;
+
+    public static SensitiveHandling FromEnvironment() =>
+        new(string.IsNullOrEmpty(Environment.GetEnvironmentVariable("PEEQ_CDC_SEAL_KEY")) ? null : System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+}
+
+/// <summary>A source row read at the watermark, as the change event Capture would have produced for it.</summary>
+public sealed record SourceRow(RawChange Change, string?[] OriginKey);
+
+/// <summary>
+/// Streams a source table in the snapshot, ordered by its key (<see cref="KeyOrder"/>), each row turned
+/// into the RawChange (op r) that Capture's snapshot would emit: values in the event encoding
+/// (ValueCodec, from PostgreSQL's text output), the key image, sensitive columns handled as Capture does.
+/// Memory stays bounded: rows are read one at a time from the server.
+/// </summary>
+public sealed class SourceTable
+{
+    private readonly HashSet<string> _sensitive;
+
+    public SourceTable(SourceOptions source, TableInfo info)
+    {
+        Source = source;
+        Info = info;
+        _sensitive = source.SensitiveColumns
+            .Select(c => ColumnRef.TryParse(c, out var r, out _) ? r : default)
+            .Where(r => r.Table == info.Id)
+            .Select(r => r.Column)
+            .ToHashSet(StringComparer.Ordinal);
+        KeyColumns = info.KeyColumns.Select(k => info.Column(k)!).ToArray();
+        KeySorts = KeyColumns.Select(c => KeyOrder.SortOf(c.Type)).ToArray();
+    }
+
+    public SourceOptions Source { get; }
+
+    public TableInfo Info { get; }
+
+    public TableId Id => Info.Id;
+
+    public ColumnInfo[] KeyColumns { get; }
+
+    public KeySort[] KeySorts { get; }
+
+    public bool Keyless => KeyColumns.Length == 0;
+
+    public bool IsSensitive(string column) => _sensitive.Contains(column);
+
+    /// <summary>Every row, or only those whose key is among <paramref name="keys"/> (the origin keys' texts).</summary>
+    public async IAsyncEnumerable<SourceRow> ReadAsync(SourceSnapshot snapshot, SensitiveHandling sensitive, IReadOnlyList<string?[]>? keys,
+        [EnumeratorCancellation] CancellationToken ct)
+    {
+        var columns = Info.Columns;
+        var list = string.Join(", ", columns.Select(c => Sql.QuoteIdent(c.Name)));
+        await using var cmd = snapshot.Connection.CreateCommand();
+        cmd.Transaction = snapshot.Transaction;
+        cmd.CommandTimeout = 0;
+        // Text results: PostgreSQL's own output of every value, exactly what pgoutput and COPY send.
+        cmd.AllResultTypesAreUnknown = true;
+        var sql = $"SELECT {list} FROM {Info.Id.Quoted} t";
+        if (keys is not null)
+        {
+            var arrays = string.Join(", ", KeyColumns.Select((_, i) => $"@k{i}::text[]"));
+            var on = string.Join(" AND ", KeyColumns.Select((c, i) => $"t.{Sql.QuoteIdent(c.Name)} = u.k{i}::{c.BaseTypeSql}"));
+            sql += $" JOIN unnest({arrays}) AS u({string.Join(", ", KeyColumns.Select((_, i) => $"k{i}"))}) ON {on}";
+            for (var i = 0; i < KeyColumns.Length; i++)
+            {
+                cmd.Parameters.Add(new NpgsqlParameter($"k{i}", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text) { Value = keys.Select(k => (object?)k[i] ?? DBNull.Value).ToArray() });
+            }
+        }
+
+        if (!Keyless)
+        {
+            sql += " ORDER BY " + string.Join(", ", KeyColumns.Select(c => "t." + KeyOrder.SourceExpression(c.Name, c.Type)));
+        }
+
+        cmd.CommandText = sql;
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        var values = new string?[columns.Count];
+        var ts = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        long seq = 0;
+        await using var reader = await cmd.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, ct);
+        while (await reader.ReadAsync(ct))
+        {
+            for (var i = 0; i < values.Length; i++)
+            {
+                values[i] = await reader.IsDBNullAsync(i, ct) ? null : reader.GetString(i);
+            }
+
+            yield return ToRow(snapshot, values, buffer, sensitive, ts, ++seq);
+        }
+    }
+
+    private SourceRow ToRow(SourceSnapshot snapshot, string?[] values, ArrayBufferWriter<byte> buffer, SensitiveHandling sensitive, long ts, long seq)
+    {
+        var columns = Info.Columns;
+        var unchanged = new List<string>();
+        buffer.ResetWrittenCount();
+        using (var w = new Utf8JsonWriter(buffer, RawEventCodec.WriterOptions))
+        {
+            w.WriteStartObject();
+            for (var i = 0; i < columns.Count; i++)
+            {
+                var c = columns[i];
+                var text = values[i];
+                if (_sensitive.Contains(c.Name) && text is not null)
+                {
+                    if (sensitive.Key is null)
+                    {
+                        unchanged.Add(c.Name);
+                        continue;
+                    }
+
+                    w.WritePropertyName(c.Name);
+                    w.WriteStartObject();
+                    w.WriteString(SealedValue.Marker, SealedValue.Seal(sensitive.Key, c.Name, text));
+                    w.WriteEndObject();
+                    continue;
+                }
+
+                w.WritePropertyName(c.Name);
+                if (text is null)
+                {
+                    w.WriteNullValue();
+                }
+                else
+                {
+                    ValueCodec.WriteJson(w, c.Type, text);
+                }
+            }
+
+            w.WriteEndObject();
+        }
+
+        // Parsed back as the Transform parses an event, so the mapping sees the very same JSON nodes.
+        var after = (JsonObject)JsonNode.Parse(buffer.WrittenSpan)!;
+        JsonObject? key = null;
+        var origin = new string?[KeyColumns.Length];
+        if (!Keyless)
+        {
+            key = [];
+            for (var i = 0; i < KeyColumns.Length; i++)
+            {
+                var v = after[KeyColumns[i].Name];
+                key[KeyColumns[i].Name] = v?.DeepClone();
+                origin[i] = v is null ? null : ValueCodec.KeyText(v);
+            }
+        }
+
+        var position = new SourcePosition(snapshot.ApplyGoal, seq);
+        var change = new RawChange(Source.Name, snapshot.Database, Info.Id, ChangeOp.Read, position, snapshot.ApplyGoal, 0, ts, true, key, null, after, unchanged);
+        return new SourceRow(change, origin);
+    }
+}

@@ -1,0 +1,304 @@
+using System.Text.Json.Nodes;
+using Peeq.Cdc.Cli.Hosting;
+using Peeq.Cdc.Contracts;
+using Peeq.Cdc.Embedded;
+using Peeq.Cdc.Tests.Integration.Infrastructure;
+
+namespace Peeq.Cdc.Tests.Integration;
+
+/// <summary>
+/// The Sink alone, driven by unified events produced by hand: claims between sources, lookups, dangling
+/// references, tombstones, end markers and the initial-load COPY path.
+/// </summary>
+public sealed class SinkTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private static readonly ConflictClaim Celebrity = new(ConflictMode.Priority, 1);
+    private static readonly ConflictClaim Fan = new(ConflictMode.Priority, 2);
+    private readonly EmbeddedKafka _kafka = EmbeddedKafka.Start();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync()
+    {
+        _kafka.Dispose();
+        return Task.CompletedTask;
+    }
+
+    private static async Task<string> UsersTargetAsync(string name)
+    {
+        var target = await SharedPostgres.CreateDatabaseAsync(name);
+        await SharedPostgres.ExecuteAsync(target, await File.ReadAllTextAsync(Path.Combine(Wait.RepoRoot(), "schemas", "target", "peeq_users.sql")));
+        return target;
+    }
+
+    private static JsonObject Profile(string id, string type, string? name = null) => new()
+    {
+        ["id"] = id,
+        ["keycloak_id"] = id,
+        ["profile_type"] = type,
+        ["created_on"] = "2024-01-01 00:00:00",
+        ["display_name"] = name,
+    };
+
+    private static JsonObject Key(string id) => new() { ["id"] = id };
+
+    [Fact]
+    public async Task follow_arriving_before_its_profile_is_applied_at_once_and_shown_as_dangling_until_the_profile_arrives()
+    {
+        var target = await UsersTargetAsync("sink_dangling_dst");
+        var options = UnifiedFeed.SinkOnly("dangling", target, _kafka.BootstrapServers, "fan", "celebrity");
+        options.Targets[0].Database = "peeq_users";
+        await using var sink = new PipelineHarness(options, _kafka, output);
+        await sink.StartAsync(Stages.Sink);
+        using var fan = new UnifiedFeed(_kafka, options, "fan");
+        using var celebrity = new UnifiedFeed(_kafka, options, "celebrity");
+        const string fanId = "11111111-1111-1111-1111-111111111111";
+        const string celebId = "22222222-2222-2222-2222-222222222222";
+        const string followId = "33333333-3333-3333-3333-333333333333";
+
+        var followed = fan.Transaction(t => t
+            .Upsert("public.profiles", Key(fanId), Profile(fanId, "FAN"), Fan)
+            .Upsert("public.fan_follows", Key(followId), new JsonObject
+            {
+                ["id"] = followId, ["fan_id"] = fanId, ["celebrity_id"] = celebId, ["followed_on"] = "2024-02-01 10:00:00", ["unfollowed_on"] = null, ["notifications"] = "[]",
+            }));
+        await UnifiedFeed.WaitAppliedAsync(target, "fan", followed);
+
+        Assert.Equal(1L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM fan_follows"));
+        Assert.Equal(celebId, (await SharedPostgres.ScalarAsync<Guid>(target, "SELECT celebrity_id FROM peeq_cdc.dangling_fan_follows_celebrity")).ToString());
+        Assert.Equal(0L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM peeq_cdc.dangling_fan_follows_fan"));
+        await Wait.ForAsync(() => Sink.SinkMetrics.Dangling.WithLabels("target", "fan_follows_celebrity").Value == 1, "the dangling gauge to show the follow");
+
+        var arrived = celebrity.Transaction(t => t.Upsert("public.profiles", Key(celebId), Profile(celebId, "CELEBRITY", "Star"), Celebrity));
+        await UnifiedFeed.WaitAppliedAsync(target, "celebrity", arrived);
+        Assert.Equal(0L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM peeq_cdc.dangling_fan_follows_celebrity"));
+        await Wait.ForAsync(() => Sink.SinkMetrics.Dangling.WithLabels("target", "fan_follows_celebrity").Value == 0, "the dangling gauge to clear");
+    }
+
+    [Fact]
+    public async Task person_who_is_fan_and_celebrity_shows_the_celebrity_and_falls_back_to_the_fan_profile_when_it_is_deleted()
+    {
+        var target = await UsersTargetAsync("sink_claims_dst");
+        var options = UnifiedFeed.SinkOnly("claims", target, _kafka.BootstrapServers, "fan", "celebrity", "groups");
+        await using var sink = new PipelineHarness(options, _kafka, output);
+        await sink.StartAsync(Stages.Sink);
+        using var fan = new UnifiedFeed(_kafka, options, "fan");
+        using var celebrity = new UnifiedFeed(_kafka, options, "celebrity");
+        using var groups = new UnifiedFeed(_kafka, options, "groups");
+        const string a = "aaaaaaaa-0000-0000-0000-000000000001";
+        const string b = "bbbbbbbb-0000-0000-0000-000000000002";
+
+        // a: the fan profile arrives first, then the celebrity one takes the key over.
+        await UnifiedFeed.WaitAppliedAsync(target, "fan", fan.Transaction(t => t.Upsert("public.profiles", Key(a), Profile(a, "FAN", "fan a"), Fan)));
+        await UnifiedFeed.WaitAppliedAsync(target, "celebrity", celebrity.Transaction(t => t.Upsert("public.profiles", Key(a), Profile(a, "CELEBRITY", "star a"), Celebrity)));
+        // b: the celebrity first; the fan claim is shadowed at once.
+        await UnifiedFeed.WaitAppliedAsync(target, "celebrity", celebrity.Transaction(t => t.Upsert("public.profiles", Key(b), Profile(b, "CELEBRITY", "star b"), Celebrity)));
+        await UnifiedFeed.WaitAppliedAsync(target, "fan", fan.Transaction(t => t.Upsert("public.profiles", Key(b), Profile(b, "FAN", "fan b"), Fan)));
+        // The fan edits b while shadowed: the shadow follows, the row does not.
+        await UnifiedFeed.WaitAppliedAsync(target, "fan", fan.Transaction(t => t.Upsert("public.profiles", Key(b), Profile(b, "FAN", "fan b edited"), Fan)));
+        // A claim without a rule on an owned key is parked.
+        await UnifiedFeed.WaitAppliedAsync(target, "groups", groups.Transaction(t => t.Upsert("public.profiles", Key(a), Profile(a, "GROUP", "group a"))));
+
+        Assert.Equal("CELEBRITY star a", await SharedPostgres.ScalarAsync<string>(target, $"SELECT profile_type || ' ' || display_name FROM profiles WHERE id = '{a}'"));
+        Assert.Equal("CELEBRITY star b", await SharedPostgres.ScalarAsync<string>(target, $"SELECT profile_type || ' ' || display_name FROM profiles WHERE id = '{b}'"));
+        Assert.Equal(2L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM peeq_cdc.shadowed_claims WHERE source = 'fan'"));
+        Assert.Equal("fan b edited", await SharedPostgres.ScalarAsync<string>(target, $"SELECT row->>'display_name' FROM peeq_cdc.shadowed_claims WHERE target_key->>'id' = '{b}'"));
+        Assert.StartsWith("conflict:", await SharedPostgres.ScalarAsync<string>(target, "SELECT reason FROM peeq_cdc.parked_rows WHERE source = 'groups'"));
+
+        // The celebrity profiles are deleted: the fan profiles appear, owned by fan now.
+        await UnifiedFeed.WaitAppliedAsync(target, "celebrity", celebrity.Transaction(t => t.Delete("public.profiles", Key(a), Celebrity).Delete("public.profiles", Key(b), Celebrity)));
+        Assert.Equal("FAN fan a", await SharedPostgres.ScalarAsync<string>(target, $"SELECT profile_type || ' ' || display_name FROM profiles WHERE id = '{a}'"));
+        Assert.Equal("FAN fan b edited", await SharedPostgres.ScalarAsync<string>(target, $"SELECT profile_type || ' ' || display_name FROM profiles WHERE id = '{b}'"));
+        var lineage = await SharedPostgres.ScalarAsync<string>(target, "SELECT lineage_table FROM peeq_cdc.lineage_tables WHERE target_table = 'public.profiles'");
+        Assert.Equal(2L, await SharedPostgres.ScalarAsync<long>(target, $"SELECT count(*) FROM peeq_cdc.\"{lineage}\" WHERE source = 'fan' AND NOT deleted"));
+        Assert.Equal(0L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM peeq_cdc.shadowed_claims"));
+
+        // And a replay of everything changes nothing (the rules hold against the target's state).
+        await sink.StopAsync(Stages.Sink);
+        var before = await TableComparer.DumpAsync(target, TableId.Parse("profiles"));
+        options.Sink.Group = "replay";
+        await using var again = new PipelineHarness(options, _kafka, output);
+        var skipped = Sink.SinkMetrics.DuplicatesSkipped.WithLabels("celebrity").Value + Sink.SinkMetrics.DuplicatesSkipped.WithLabels("fan").Value;
+        await again.StartAsync(Stages.Sink);
+        await Wait.ForAsync(() => Sink.SinkMetrics.DuplicatesSkipped.WithLabels("celebrity").Value + Sink.SinkMetrics.DuplicatesSkipped.WithLabels("fan").Value >= skipped + 6,
+            "the replay to be read");
+        Assert.Equal(before, await TableComparer.DumpAsync(target, TableId.Parse("profiles")));
+    }
+
+    [Fact]
+    public async Task lookup_unresolved_is_written_null_and_filled_in_when_its_identity_arrives()
+    {
+        var target = await SharedPostgres.CreateDatabaseAsync("sink_lookup_dst");
+        await SharedPostgres.ExecuteAsync(target, "CREATE TABLE purchases (id bigint PRIMARY KEY, item_id uuid, note text)");
+        var options = UnifiedFeed.SinkOnly("lookup", target, _kafka.BootstrapServers, "wallet", "inventory");
+        await using var sink = new PipelineHarness(options, _kafka, output);
+        await sink.StartAsync(Stages.Sink);
+        using var wallet = new UnifiedFeed(_kafka, options, "wallet");
+        using var inventory = new UnifiedFeed(_kafka, options, "inventory");
+        static JsonObject Item(string key) => new() { ["$lookup"] = new JsonObject { ["kind"] = "inventory_item_by_item_id", ["key"] = key } };
+
+        await UnifiedFeed.WaitAppliedAsync(target, "wallet", wallet.Transaction(t => t
+            .Upsert("public.purchases", new JsonObject { ["id"] = 1 }, new JsonObject { ["id"] = 1, ["item_id"] = Item("ITEM-1"), ["note"] = "first" })
+            .Upsert("public.purchases", new JsonObject { ["id"] = 2 }, new JsonObject { ["id"] = 2, ["item_id"] = Item("ITEM-2"), ["note"] = "second" })
+            .Upsert("public.purchases", new JsonObject { ["id"] = Item("ITEM-9") }, new JsonObject { ["id"] = Item("ITEM-9"), ["note"] = "a key cannot be looked up" })));
+        Assert.Equal(0L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(item_id) FROM purchases"));
+        Assert.Equal(2L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM peeq_cdc.pending_lookups"));
+        Assert.Contains("lookup cannot fill key column", await SharedPostgres.ScalarAsync<string>(target, "SELECT reason FROM peeq_cdc.parked_rows"));
+
+        // Purchase 2 changes its item before the identity is known: the pending lookup follows the row.
+        await UnifiedFeed.WaitAppliedAsync(target, "wallet", wallet.Transaction(t => t
+            .Upsert("public.purchases", new JsonObject { ["id"] = 2 }, new JsonObject { ["id"] = 2, ["item_id"] = null, ["note"] = "no item any more" })));
+        Assert.Equal(1L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM peeq_cdc.pending_lookups"));
+
+        var item = Guid.Parse("44444444-4444-4444-4444-444444444444");
+        await UnifiedFeed.WaitAppliedAsync(target, "inventory", inventory.Transaction(t => t.Upsert("peeq_cdc.identity_map",
+            new JsonObject { ["kind"] = "inventory_item_by_item_id", ["legacy_key"] = "ITEM-1" },
+            new JsonObject { ["kind"] = "inventory_item_by_item_id", ["legacy_key"] = "ITEM-1", ["id"] = item.ToString(), ["source"] = "inventory" })));
+        Assert.Equal(item, await SharedPostgres.ScalarAsync<Guid>(target, "SELECT item_id FROM purchases WHERE id = 1"));
+        Assert.True(await SharedPostgres.ScalarAsync<bool>(target, "SELECT item_id IS NULL FROM purchases WHERE id = 2"));
+        Assert.Equal(0L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM peeq_cdc.pending_lookups"));
+
+        // Known identities resolve at once.
+        await UnifiedFeed.WaitAppliedAsync(target, "wallet", wallet.Transaction(t => t
+            .Upsert("public.purchases", new JsonObject { ["id"] = 3 }, new JsonObject { ["id"] = 3, ["item_id"] = Item("ITEM-1"), ["note"] = "third" })));
+        Assert.Equal(item, await SharedPostgres.ScalarAsync<Guid>(target, "SELECT item_id FROM purchases WHERE id = 3"));
+    }
+
+    [Fact]
+    public async Task transaction_without_its_end_marker_is_never_applied_and_its_complete_copy_applies_once()
+    {
+        var target = await SharedPostgres.CreateDatabaseAsync("sink_endmarker_dst");
+        await SharedPostgres.ExecuteAsync(target, "CREATE TABLE moves (id int PRIMARY KEY, amount int NOT NULL); CREATE TABLE audit (what text)");
+        var options = UnifiedFeed.SinkOnly("endmarker", target, _kafka.BootstrapServers, "src");
+        await using var sink = new PipelineHarness(options, _kafka, output);
+        await sink.StartAsync(Stages.Sink);
+        using var feed = new UnifiedFeed(_kafka, options, "src");
+        void Moves(TxBuilder t)
+        {
+            t.Upsert("public.moves", new JsonObject { ["id"] = 1 }, new JsonObject { ["id"] = 1, ["amount"] = -100 });
+            t.Upsert("public.moves", new JsonObject { ["id"] = 2 }, new JsonObject { ["id"] = 2, ["amount"] = 100 });
+            t.Insert("public.audit", new JsonObject { ["what"] = "moved 100" });
+        }
+
+        var prev = feed.PrevEnd;
+        var lsn = feed.Transaction(Moves, commit: false);
+        await Task.Delay(1500);
+        Assert.Equal(0L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM moves"));
+
+        // The stage restarted and produced the transaction again, whole this time, then the next one.
+        feed.Replay(lsn, prev, Moves);
+        var next = feed.Transaction(t => t.Insert("public.audit", new JsonObject { ["what"] = "after" }), commit: true);
+        // The next one's chain link is the replayed transaction's end.
+        await UnifiedFeed.WaitAppliedAsync(target, "src", lsn);
+        Assert.Equal(0L, await SharedPostgres.ScalarAsync<long>(target, "SELECT sum(amount) FROM moves"));
+        Assert.Equal(1L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM audit WHERE what = 'moved 100'"));
+        Assert.True(Sink.SinkMetrics.Gaps.WithLabels("src", "missing_end").Value >= 1);
+        _ = next;
+    }
+
+    [Fact]
+    public async Task append_only_table_never_gets_a_row_twice_across_redelivery_and_replay()
+    {
+        var target = await SharedPostgres.CreateDatabaseAsync("sink_keyless_dst");
+        await SharedPostgres.ExecuteAsync(target, "CREATE TABLE follow_changes (occurred_on timestamp NOT NULL, change jsonb)");
+        var options = UnifiedFeed.SinkOnly("keyless", target, _kafka.BootstrapServers, "fan");
+        await using var sink = new PipelineHarness(options, _kafka, output);
+        await sink.StartAsync(Stages.Sink);
+        using var feed = new UnifiedFeed(_kafka, options, "fan");
+        void Changes(TxBuilder t)
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                t.Insert("public.follow_changes", new JsonObject { ["occurred_on"] = "2024-01-01 00:00:00", ["change"] = "{\"same\": true}" });
+            }
+        }
+
+        var prev = feed.PrevEnd;
+        var first = feed.Transaction(Changes);
+        await UnifiedFeed.WaitAppliedAsync(target, "fan", first);
+        // Redelivered (a replay from the slot produces the same transaction again), then a new one.
+        feed.Replay(first, prev, Changes);
+        var second = feed.Transaction(Changes);
+        await UnifiedFeed.WaitAppliedAsync(target, "fan", second);
+        Assert.Equal(100L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM follow_changes"));
+
+        // The whole topic again from offset 0 (a new consumer group): nothing more.
+        await sink.StopAsync(Stages.Sink);
+        options.Sink.Group = "from-zero";
+        await using var again = new PipelineHarness(options, _kafka, output);
+        var skipped = Sink.SinkMetrics.DuplicatesSkipped.WithLabels("fan").Value;
+        await again.StartAsync(Stages.Sink);
+        await Wait.ForAsync(() => Sink.SinkMetrics.DuplicatesSkipped.WithLabels("fan").Value >= skipped + 2, "the topic to be read again");
+        Assert.Equal(100L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM follow_changes"));
+    }
+
+    [Fact]
+    public async Task tombstone_is_removed_only_after_retention_once_applied_and_no_snapshot_is_loading()
+    {
+        var target = await SharedPostgres.CreateDatabaseAsync("sink_tombstone_dst");
+        await SharedPostgres.ExecuteAsync(target, "CREATE TABLE docs (id int PRIMARY KEY, body text)");
+        var options = UnifiedFeed.SinkOnly("tombstone", target, _kafka.BootstrapServers, "src");
+        options.Sink.TombstoneRetention = TimeSpan.FromSeconds(2);
+        await using var sink = new PipelineHarness(options, _kafka, output);
+        await sink.StartAsync(Stages.Sink);
+        using var feed = new UnifiedFeed(_kafka, options, "src");
+        var created = feed.Transaction(t => t.Upsert("public.docs", new JsonObject { ["id"] = 1 }, new JsonObject { ["id"] = 1, ["body"] = "v1" }));
+        await UnifiedFeed.WaitAppliedAsync(target, "src", created);
+        await SharedPostgres.ExecuteAsync(target, "INSERT INTO peeq_cdc.table_state (target_table, source, state) VALUES ('public.docs', 'src', 'loading')");
+        var deleted = feed.Transaction(t => t.Delete("public.docs", new JsonObject { ["id"] = 1 }));
+        await UnifiedFeed.WaitAppliedAsync(target, "src", deleted);
+        var lineage = await SharedPostgres.ScalarAsync<string>(target, "SELECT lineage_table FROM peeq_cdc.lineage_tables WHERE target_table = 'public.docs'");
+        var tombstones = $"SELECT count(*) FROM peeq_cdc.\"{lineage}\" WHERE deleted";
+
+        // A late event from before the delete does not bring the row back.
+        feed.Replay(created, new Lsn(0), t => t.Upsert("public.docs", new JsonObject { ["id"] = 1 }, new JsonObject { ["id"] = 1, ["body"] = "v1" }));
+        await Task.Delay(3000);
+        Assert.Equal(0L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM docs"));
+        Assert.Equal(1L, await SharedPostgres.ScalarAsync<long>(target, tombstones));
+
+        await SharedPostgres.ExecuteAsync(target, "UPDATE peeq_cdc.table_state SET state = 'ready'");
+        await Wait.ForAsync(async () => await SharedPostgres.ScalarAsync<long>(target, tombstones) == 0, "the tombstone to be cleaned up");
+    }
+
+    [Fact]
+    public async Task initial_load_of_an_empty_loading_table_takes_the_plain_copy_path_and_falls_back_on_a_collision()
+    {
+        var target = await SharedPostgres.CreateDatabaseAsync("sink_copy_dst");
+        await SharedPostgres.ExecuteAsync(target, """
+            CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, price numeric(12,2), tags text[], data jsonb);
+            CREATE SCHEMA IF NOT EXISTS peeq_cdc;
+            """);
+        var options = UnifiedFeed.SinkOnly("copyload", target, _kafka.BootstrapServers, "inv");
+        await using var sink = new PipelineHarness(options, _kafka, output);
+        await sink.StartAsync(Stages.Sink);
+        using var feed = new UnifiedFeed(_kafka, options, "inv");
+        var warm = feed.Transaction(_ => { });
+        await UnifiedFeed.WaitAppliedAsync(target, "inv", warm);
+        await SharedPostgres.ExecuteAsync(target, "INSERT INTO peeq_cdc.table_state (target_table, source, state) VALUES ('public.items', 'inv', 'loading')");
+        var copied = Sink.SinkMetrics.RowsApplied.WithLabels("target", "public.items", "copy").Value;
+        JsonObject Item(int i) => new() { ["id"] = i, ["name"] = $"item\t{i}\\ \"q\"", ["price"] = "12.30", ["tags"] = new JsonArray("a", "b c"), ["data"] = "{\"n\": " + i + "}" };
+        var chunk1 = feed.Transaction(t =>
+        {
+            for (var i = 1; i <= 500; i++)
+            {
+                t.Upsert("public.items", new JsonObject { ["id"] = i }, Item(i));
+            }
+        }, kind: TransactionKind.Snapshot);
+        // A streamed change between the chunks, then a chunk that collides with it.
+        var streamed = feed.Transaction(t => t.Upsert("public.items", new JsonObject { ["id"] = 600 }, Item(600)));
+        var chunk2 = feed.Transaction(t =>
+        {
+            for (var i = 501; i <= 1000; i++)
+            {
+                t.Upsert("public.items", new JsonObject { ["id"] = i }, Item(i));
+            }
+        }, kind: TransactionKind.Snapshot);
+        await UnifiedFeed.WaitAppliedAsync(target, "inv", chunk2);
+        _ = (chunk1, streamed);
+        Assert.Equal(1000L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM items"));
+        Assert.Equal("item\t7\\ \"q\" 12.30 {a,\"b c\"} 7", await SharedPostgres.ScalarAsync<string>(target, "SELECT name || ' ' || price || ' ' || tags::text || ' ' || (data->>'n') FROM items WHERE id = 7"));
+        Assert.True(Sink.SinkMetrics.RowsApplied.WithLabels("target", "public.items", "copy").Value >= copied + 500, "the first chunk did not take the COPY path");
+        var lineage = await SharedPostgres.ScalarAsync<string>(target, "SELECT lineage_table FROM peeq_cdc.lineage_tables WHERE target_table = 'public.items'");
+        Assert.Equal(1000L, await SharedPostgres.ScalarAsync<long>(target, $"SELECT count(*) FROM peeq_cdc.\"{lineage}\" WHERE source = 'inv' AND NOT deleted"));
+    }
+}

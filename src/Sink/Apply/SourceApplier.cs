@@ -320,6 +320,7 @@ public sealed class SourceApplier : IAsyncDisposable
                     _openOps = [];
                 }
 
+                _writer.Schema.Received(c);
                 _receivedPosition = new SourcePosition(c.CommitLsn, long.MaxValue);
                 if (!_batchAge.IsRunning)
                 {
@@ -923,6 +924,7 @@ public sealed class SourceApplier : IAsyncDisposable
         }
 
         _writer.RolledBack();
+        _writer.Schema.Reset();
         _tx = null;
         _conn = null;
         _txDirty = false;

@@ -136,7 +136,7 @@ public sealed class SliceBenchmark(int changes)
         return new BenchResult(changes, pipe.Elapsed, recv.Elapsed, copy.Elapsed, peakRss, peakBefore, equal);
     }
 
-    private static long PeakRssBytes()
+    internal static long PeakRssBytes()
     {
         foreach (var line in File.ReadLines("/proc/self/status"))
         {
@@ -149,7 +149,7 @@ public sealed class SliceBenchmark(int changes)
         return 0;
     }
 
-    private static async Task RunProcessAsync(string file, params string[] args)
+    internal static async Task RunProcessAsync(string file, params string[] args)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardError = true, RedirectStandardOutput = true };
         foreach (var a in args)
@@ -166,14 +166,14 @@ public sealed class SliceBenchmark(int changes)
         }
     }
 
-    private static async Task Exec(string cs, string sql)
+    internal static async Task Exec(string cs, string sql)
     {
         await using var conn = new NpgsqlConnection(cs);
         await conn.OpenAsync();
         await new NpgsqlCommand(sql, conn).ExecuteNonQueryAsync();
     }
 
-    private static async Task<T> Scalar<T>(string cs, string sql)
+    internal static async Task<T> Scalar<T>(string cs, string sql)
     {
         await using var conn = new NpgsqlConnection(cs);
         await conn.OpenAsync();

@@ -136,6 +136,73 @@ public sealed class StreamingTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(2L, await SharedPostgres.ScalarAsync<long>(target,
             "SELECT count(*) FROM peeq_cdc.parked_rows WHERE source = 'narrow' AND source_table = 'public.items' AND reason LIKE 'table parked: %'"));
         Assert.Equal(0L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM peeq_cdc.parked_rows WHERE source_table <> 'public.items'"));
+
+        // Fixed (here: the source went back to integer), then re-snapshotted while it keeps changing: it flows again,
+        // including the changes that follow the snapshot's last chunk in the same target transaction.
+        await SharedPostgres.ExecuteAsync(source, "UPDATE items SET v = 1 WHERE id = 1; ALTER TABLE items ALTER COLUMN v TYPE integer");
+        var generation = await SharedPostgres.ScalarAsync<long>(target, """
+            INSERT INTO peeq_cdc.snapshot_requests (source, source_table, source_schema_name, source_table_name, requested_by)
+            VALUES ('narrow', 'public.items', 'public', 'items', 'test') RETURNING id
+            """);
+        using (var stop = new CancellationTokenSource())
+        {
+            var writer = Task.Run(async () =>
+            {
+                for (var i = 0; !stop.IsCancellationRequested; i++)
+                {
+                    await SharedPostgres.ExecuteAsync(source, $"UPDATE items SET v = v + 1 WHERE id = {1 + (i % 51)}");
+                }
+            });
+            await CaptureProbe.WaitForSnapshotAsync(target, "narrow", "items", generation);
+            await Task.Delay(300);
+            await stop.CancelAsync();
+            await writer;
+        }
+
+        await SharedPostgres.ExecuteAsync(source, "INSERT INTO items VALUES (52, 52)");
+        await pipeline.DrainAsync();
+        await TableComparer.AssertEqualAsync(source, target, TableId.Parse("items"));
+        Assert.Equal("ready", await SharedPostgres.ScalarAsync<string>(target, "SELECT state FROM peeq_cdc.table_state WHERE source = 'narrow' AND target_table = 'public.items'"));
+        Assert.True(await SharedPostgres.ScalarAsync<bool>(target, "SELECT parked_reason IS NULL FROM peeq_cdc.source_table_state WHERE source = 'narrow' AND source_table = 'public.items'"));
+    }
+
+    [Fact]
+    public async Task an_idle_source_slot_keeps_up_while_another_database_on_the_server_writes_heavily()
+    {
+        var idle = await SharedPostgres.CreateDatabaseAsync("stream_idle_src");
+        var busy = await SharedPostgres.CreateDatabaseAsync("stream_busy_src");
+        var target = await SharedPostgres.CreateDatabaseAsync("stream_idle_dst");
+        await SharedPostgres.ExecuteAsync(idle, "CREATE TABLE quiet (id bigint PRIMARY KEY, v int NOT NULL); INSERT INTO quiet VALUES (1, 1)");
+        await SharedPostgres.ExecuteAsync(busy, "CREATE TABLE items (id bigint PRIMARY KEY, v int NOT NULL, note text)");
+        var options = PipelineHarness.Identity("idle", idle, target, _kafka.BootstrapServers, "quiet");
+        options.Sources.Add(new Configuration.SourceOptions { Name = "busy", ConnectionString = busy, Target = "target", Tables = ["items"] });
+        var slot = options.Sources[0].SlotName;
+        await using var pipeline = new PipelineHarness(options, _kafka, output);
+        await pipeline.StartAsync();
+        await CaptureProbe.WaitForSnapshotAsync(target, "idle", "quiet");
+        await CaptureProbe.WaitForSnapshotAsync(target, "busy", "items");
+        await pipeline.DrainAsync();
+
+        // About 40 MB of WAL from the other database; the idle one writes nothing.
+        for (var i = 0; i < 4; i++)
+        {
+            await SharedPostgres.ExecuteAsync(busy, $"INSERT INTO items SELECT g, g, repeat(md5(g::text), 8) FROM generate_series({(i * 25000) + 1}, {(i + 1) * 25000}) g");
+        }
+
+        var written = await SharedPostgres.ScalarAsync<string>(busy, "SELECT pg_current_wal_lsn()::text");
+        await Wait.ForAsync(async () =>
+        {
+            await Task.Delay(1000);
+            await SharedPostgres.ExecuteAsync(idle, "CHECKPOINT");
+            return await SharedPostgres.ScalarAsync<bool>(idle, $"""
+                SELECT confirmed_flush_lsn >= '{written}'::pg_lsn AND pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) < 16 * 1024 * 1024
+                FROM pg_replication_slots WHERE slot_name = '{slot}'
+                """);
+        }, "the idle source's slot to confirm past the other database's writes and release their WAL", 120);
+        output.WriteLine(await SharedPostgres.ScalarAsync<string>(idle,
+            $"SELECT 'idle slot retains ' || pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)) FROM pg_replication_slots WHERE slot_name = '{slot}'"));
+        await pipeline.DrainAsync(TimeSpan.FromSeconds(180));
+        await TableComparer.AssertEqualAsync(busy, target, TableId.Parse("items"));
     }
 
     /// <summary>Scaled down from the issue's 1,000,000 rows (bench/ runs that size and reports the process's peak memory).</summary>
@@ -146,13 +213,13 @@ public sealed class StreamingTests(ITestOutputHelper output) : IAsyncLifetime
         var target = await SharedPostgres.CreateDatabaseAsync("stream_bigtx_dst");
         await SharedPostgres.ExecuteAsync(source, "CREATE TABLE items (id bigint PRIMARY KEY, v int NOT NULL, note text)");
         var options = PipelineHarness.Identity("bigtx", source, target, _kafka.BootstrapServers, "items");
-        options.Capture.InFlightBytes = 256 * 1024;
+        options.Capture.InFlightBytes = 128 * 1024;
         await using var pipeline = new PipelineHarness(options, _kafka, output);
         await pipeline.StartAsync();
         await CaptureProbe.WaitForSnapshotAsync(target, "bigtx", "items");
         var bytesBefore = Capture.CaptureMetrics.Bytes.WithLabels("bigtx").Value;
 
-        await SharedPostgres.ExecuteAsync(source, "INSERT INTO items SELECT g, g, md5(g::text) FROM generate_series(1, 100000) g");
+        await SharedPostgres.ExecuteAsync(source, "INSERT INTO items SELECT g, g, md5(g::text) FROM generate_series(1, 50000) g");
         await pipeline.DrainAsync(TimeSpan.FromSeconds(240));
 
         await TableComparer.AssertEqualAsync(source, target, TableId.Parse("items"));

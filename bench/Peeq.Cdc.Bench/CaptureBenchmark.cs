@@ -5,6 +5,7 @@ using Peeq.Cdc.Cli.Hosting;
 using Peeq.Cdc.Configuration;
 using Peeq.Cdc.Contracts;
 using Peeq.Cdc.Embedded;
+using Peeq.Cdc.Postgres;
 using static Peeq.Cdc.Bench.SliceBenchmark;
 
 namespace Peeq.Cdc.Bench;

@@ -85,8 +85,10 @@ public sealed class StreamingTests(ITestOutputHelper output) : IAsyncLifetime
         await TableComparer.AssertEqualAsync(source, target, TableId.Parse("items"));
         Assert.Contains(CaptureProbe.ReadAll(_kafka, Topics.Raw(options.Kafka.TopicPrefix, "trunc")).Select(m => RawEventCodec.Read(m.Value)),
             e => e is RawChange { Op: ChangeOp.Truncate });
-        var columns = new[] { "id", "name" };
-        Assert.Equal(await TableComparer.DumpAsync(source, TableId.Parse("secrets"), columns), await TableComparer.DumpAsync(target, TableId.Parse("secrets"), columns));
+        // Without a seal key the value is left out of the events; a row the target does not hold yet cannot be
+        // completed without it, so the Sink parks it with the reason (nothing silent), and no parked payload holds it either.
+        Assert.True(await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM peeq_cdc.parked_rows WHERE source_table = 'public.secrets'") > 0);
+        Assert.Equal(0L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM peeq_cdc.parked_rows WHERE payload LIKE '%CANARY%' OR reason LIKE '%CANARY%'"));
 
         // Without a seal key the value is left out of the events (sealed with one): in no topic, in no form.
         var needle = System.Text.Encoding.UTF8.GetBytes("CANARY-7f3e");

@@ -76,7 +76,7 @@ public sealed partial class ConsolidationTests(ITestOutputHelper output) : IAsyn
                 RetryDelay = TimeSpan.FromMilliseconds(200),
                 MaxRetryDelay = TimeSpan.FromSeconds(2),
             },
-            Sink = new SinkOptions { RetryDelay = TimeSpan.FromMilliseconds(200), MaxRetryDelay = TimeSpan.FromSeconds(2) },
+            Sink = new SinkOptions { RetryDelay = TimeSpan.FromMilliseconds(200), MaxRetryDelay = TimeSpan.FromSeconds(2), MaintenanceInterval = TimeSpan.FromMilliseconds(500) },
             Http = new HttpOptions { Urls = "" },
         };
         foreach (var t in Targets)
@@ -118,21 +118,30 @@ public sealed partial class ConsolidationTests(ITestOutputHelper output) : IAsyn
             configure: b => b.Logging.AddProvider(new TestOutputLoggerProvider(output, level)));
         try
         {
-            apps.Add(Host(Stages.Transform | Stages.Sink, null));
-            await apps[^1].StartAsync();
-            // One source's Capture at a time: creating a logical slot waits for every transaction open on
-            // the server, including the other sources' snapshot transactions; 22 at once on one server
-            // only wait on each other.
+            // Capture first, one source's slot at a time: creating a logical slot waits for every transaction
+            // with an xid open on the server (the sources share one), so 22 at once only wait on each other,
+            // and a Sink already applying makes each wait longer. The next slot is created while the previous
+            // source's snapshot is still being read (reading it takes no xid).
             foreach (var source in TargetOf.Keys)
             {
                 apps.Add(Host(Stages.Capture, source));
                 await apps[^1].StartAsync();
+                var slot = options.Source(source).SlotName;
                 var deadline = DateTime.UtcNow.AddSeconds(60);
-                while (!(await PipelineProgress.AppliedAsync(options, CancellationToken.None)).ContainsKey(source))
+                while (!await SharedPostgres.ScalarAsync<bool>(_sources[source], $"SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '{slot}' AND confirmed_flush_lsn IS NOT NULL)"))
                 {
-                    Assert.True(DateTime.UtcNow < deadline, $"source {source}: its snapshot was not applied within 60 s");
-                    await Task.Delay(100);
+                    Assert.True(DateTime.UtcNow < deadline, $"source {source}: its slot was not created within 60 s");
+                    await Task.Delay(50);
                 }
+            }
+
+            apps.Add(Host(Stages.Transform | Stages.Sink, null));
+            await apps[^1].StartAsync();
+            var applied = DateTime.UtcNow.AddSeconds(90);
+            while ((await PipelineProgress.AppliedAsync(options, CancellationToken.None)).Count < TargetOf.Count)
+            {
+                Assert.True(DateTime.UtcNow < applied, "the 22 snapshots were not applied within 90 s");
+                await Task.Delay(100);
             }
 
             Assert.True(await PipelineProgress.WaitForDrainAsync(options, TimeSpan.FromSeconds(120), CancellationToken.None), "the snapshot did not drain");
@@ -145,6 +154,18 @@ public sealed partial class ConsolidationTests(ITestOutputHelper output) : IAsyn
             }
 
             Assert.True(await PipelineProgress.WaitForDrainAsync(options, TimeSpan.FromSeconds(120), CancellationToken.None), "the stream did not drain");
+
+            // A lookup into another target's identity map (shoutout-db's item ids, registered in peeq_commerce)
+            // is filled in by the Sink's sweep, not in the apply transaction: wait until only the lookups no
+            // identity answers (an item id inventory-db does not have) are pending.
+            var unanswerable = (await Lines("shoutout", "SELECT inventory_item_id FROM mux_stream WHERE inventory_item_id IS NOT NULL"))
+                .Except(await Lines("inventory", "SELECT item_id FROM inventory_item")).Count();
+            var swept = DateTime.UtcNow.AddSeconds(30);
+            while (await SharedPostgres.ScalarAsync<long>(_targets["peeq_media"], "SELECT count(*) FROM peeq_cdc.pending_lookups") > unanswerable)
+            {
+                Assert.True(DateTime.UtcNow < swept, "peeq_media's lookups into peeq_commerce were not filled in within 30 s");
+                await Task.Delay(100);
+            }
         }
         finally
         {

@@ -122,6 +122,8 @@ public sealed partial class ConsolidationTests(ITestOutputHelper output) : IAsyn
             {
                 Name = source,
                 ConnectionString = cs,
+                // Slots are server-wide: other test classes capture sources named wallet, fan, ... too.
+                Slot = $"{Prefix}_{source.Replace('-', '_')}",
                 Target = target,
                 Tables = tables,
                 FinancialTables = source switch

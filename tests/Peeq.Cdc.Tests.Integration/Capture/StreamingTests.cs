@@ -230,12 +230,12 @@ public sealed class StreamingTests(ITestOutputHelper output) : IAsyncLifetime
         await SharedPostgres.ExecuteAsync(idle, "CREATE TABLE quiet (id bigint PRIMARY KEY, v int NOT NULL); INSERT INTO quiet VALUES (1, 1)");
         await SharedPostgres.ExecuteAsync(busy, "CREATE TABLE items (id bigint PRIMARY KEY, v int NOT NULL, note text)");
         var options = PipelineHarness.Identity("idle", idle, target, _kafka.BootstrapServers, "quiet");
-        options.Sources.Add(new Configuration.SourceOptions { Name = "busy", ConnectionString = busy, Target = "target", Tables = ["items"] });
+        options.Sources.Add(new Configuration.SourceOptions { Name = "heavy", ConnectionString = busy, Target = "target", Tables = ["items"] });
         var slot = options.Sources[0].SlotName;
         await using var pipeline = new PipelineHarness(options, _kafka, output);
         await pipeline.StartAsync();
         await CaptureProbe.WaitForSnapshotAsync(target, "idle", "quiet");
-        await CaptureProbe.WaitForSnapshotAsync(target, "busy", "items");
+        await CaptureProbe.WaitForSnapshotAsync(target, "heavy", "items");
         await pipeline.DrainAsync();
 
         // About 40 MB of WAL from the other database; the idle one writes nothing.

@@ -85,7 +85,7 @@ public sealed class ReconcileBenchmark(int rows)
         var lineage = TargetTables.LineageName(new Contracts.TableId("public", "transactions"));
         await Exec(targetCs, $"""
             CREATE TABLE peeq_cdc.{lineage} (id uuid NOT NULL, source text NOT NULL, origin_table text NOT NULL, origin_key jsonb NOT NULL,
-                lsn pg_lsn NOT NULL, seq bigint NOT NULL, deleted boolean NOT NULL DEFAULT false, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (id));
+                lsn pg_lsn NOT NULL, seq bigint NOT NULL, deleted boolean NOT NULL DEFAULT false, updated_at timestamptz NOT NULL DEFAULT now(), rank integer, PRIMARY KEY (id));
             INSERT INTO peeq_cdc.{lineage} (id, source, origin_table, origin_key, lsn, seq)
             SELECT id, 'transaction', 'public.transactions', jsonb_build_object('id', id), '0/1000', 1 FROM transactions;
             CREATE INDEX {lineage}_origin ON peeq_cdc.{lineage} (source, origin_table, origin_key);

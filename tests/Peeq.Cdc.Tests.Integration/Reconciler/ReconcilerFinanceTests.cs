@@ -33,6 +33,9 @@ public sealed partial class ReconcilerFinanceTests(ITestOutputHelper output) : I
     private const string U4 = "f1000000-0000-4000-8000-000000000004";
     private const string Creator = "c1000000-0000-4000-8000-000000000001";
     private const string T3 = "b2000000-0000-4000-8000-000000000003";
+    private const string T4 = "b2000000-0000-4000-8000-000000000004";
+    private const string Item2 = "a1000000-0000-4000-8000-000000000002";
+    private const string NoItem = "a1000000-0000-4000-8000-0000000000ff";
 
     private static readonly Dictionary<string, string> Data = new()
     {
@@ -46,6 +49,8 @@ public sealed partial class ReconcilerFinanceTests(ITestOutputHelper output) : I
               ('a2000000-0000-4000-8000-000000000002', 'a1000000-0000-4000-8000-000000000002', 89.99, 99.99, '2024-01-16 00:00:00+00');
             """,
         // U1 and U2 balance with their movements; U3's balance does not (a legacy anomaly). U2's wallet is in EUR.
+        // No item ids in the snapshot: a lookup racing the inventory snapshot is the Sink's sweep's business
+        // (the reconciler reports the NULL it finds until the sweep fills it in); the streamed posting has one.
         ["wallet"] = $"""
             INSERT INTO balance_transaction (id, user_id, balance, currency, updated_at) VALUES
               (1, '{U1}', 100.5000, 'USD', '2024-05-01 00:00:00+00'),
@@ -53,9 +58,9 @@ public sealed partial class ReconcilerFinanceTests(ITestOutputHelper output) : I
               (3, '{U3}', 7.2500, 'USD', '2024-05-01 00:00:00+00');
             INSERT INTO create_transaction (id, user_id, amount, is_debit, item_id, description, created_on, transaction_type) VALUES
               (1, '{U1}', 150.5000, false, NULL, 'Top-up', '2024-05-01 00:00:00+00', 'CREDIT'),
-              (2, '{U1}', 50.0000, true, 'SHOUTOUT-a', 'Shoutout', '2024-05-01 00:00:01+00', 'PURCHASE'),
+              (2, '{U1}', 50.0000, true, NULL, 'Shoutout', '2024-05-01 00:00:01+00', 'PURCHASE'),
               (3, '{U2}', 10.0000, false, NULL, 'Top-up', '2024-05-01 00:00:02+00', 'CREDIT'),
-              (4, '{U2}', 10.0000, true, 'CLASS-b', 'Class', '2024-05-01 00:00:03+00', 'DEBIT'),
+              (4, '{U2}', 10.0000, true, NULL, 'Class', '2024-05-01 00:00:03+00', 'DEBIT'),
               (5, '{U3}', 7.0000, false, NULL, 'Top-up', '2024-05-01 00:00:04+00', 'CREDIT');
             SELECT setval('create_transaction_id_seq', 100);
             """,
@@ -63,7 +68,9 @@ public sealed partial class ReconcilerFinanceTests(ITestOutputHelper output) : I
             INSERT INTO transactions VALUES
               ('b2000000-0000-4000-8000-000000000001', '{U1}', 'a1000000-0000-4000-8000-000000000001', NULL, 25.00, 2, 'USD', 'COMPLETED', '{U1}', '2024-05-03 00:00:00+00'),
               ('b2000000-0000-4000-8000-000000000002', '{U2}', NULL, NULL, 0.01, 3, NULL, 'PENDING', '{U2}', '2024-05-03 00:00:01+00'),
-              ('{T3}', '{U4}', 'a1000000-0000-4000-8000-000000000002', NULL, 19.99, 1, 'EUR', 'COMPLETED', '{U4}', '2024-05-03 00:00:02+00');
+              ('{T3}', '{U4}', 'a1000000-0000-4000-8000-000000000002', NULL, 19.99, 1, 'EUR', 'COMPLETED', '{U4}', '2024-05-03 00:00:02+00'),
+              -- A purchase of an item inventory-db never had: orphaned in the legacy data too.
+              ('{T4}', '{U4}', '{NoItem}', NULL, 5.00, 1, 'USD', 'COMPLETED', '{U4}', '2024-05-03 00:00:03+00');
             """,
         // No rows: the commerce mapping reads these sources too.
         ["stripe"] = "",
@@ -88,7 +95,8 @@ public sealed partial class ReconcilerFinanceTests(ITestOutputHelper output) : I
             },
             Sink = new SinkOptions { RetryDelay = TimeSpan.FromMilliseconds(200), MaxRetryDelay = TimeSpan.FromSeconds(2) },
             Http = new HttpOptions { Urls = "" },
-            Reconcile = new ReconcileOptions { Checks = RepoFiles.Path("reconcile", "checks.yaml"), RecheckRounds = 1, RecheckDelay = TimeSpan.FromMilliseconds(200) },
+            Reconcile = new ReconcileOptions { Checks = RepoFiles.Path("reconcile", "checks.yaml"), RecheckRounds = 1, RecheckDelay = TimeSpan.FromMilliseconds(200),
+                References = RepoFiles.Path("schemas", "target", "references.yaml"), Databases = new() { ["peeq_commerce"] = "commerce" } },
         };
         var sources = new Dictionary<string, string>();
         foreach (var (name, data) in Data)
@@ -121,10 +129,10 @@ public sealed partial class ReconcilerFinanceTests(ITestOutputHelper output) : I
         await pipeline.StartAsync();
         await pipeline.DrainAsync(TimeSpan.FromSeconds(90));
 
-        // Streamed, after the snapshot: a one-cent top-up for U1 and a price change.
+        // Streamed, after the snapshot: a one-cent top-up for U1 (with an item id to look up) and a price change.
         await SharedPostgres.ExecuteAsync(sources["wallet"], $"""
             BEGIN;
-            INSERT INTO create_transaction (user_id, amount, is_debit, description, created_on, transaction_type) VALUES ('{U1}', 0.0100, false, 'cent', now(), 'CREDIT');
+            INSERT INTO create_transaction (user_id, amount, is_debit, item_id, description, created_on, transaction_type) VALUES ('{U1}', 0.0100, false, 'CLASS-b', 'cent', now(), 'CREDIT');
             UPDATE balance_transaction SET balance = balance + 0.01, updated_at = now() WHERE user_id = '{U1}';
             COMMIT;
             """);
@@ -149,8 +157,17 @@ public sealed partial class ReconcilerFinanceTests(ITestOutputHelper output) : I
         // Fan-in: wallet-db postings and transaction-db purchases in one table, the EUR wallet's postings in EUR.
         var transactions = clean.Balances.Single(b => b.Name == "transactions_per_user_type_currency");
         Assert.Equal(2, transactions.SourceTotals.Count);
-        Assert.Equal(ExactDecimal.Parse("297.53"), ExactDecimal.Parse(transactions.SourceTotals[0])); // wallet 150.50 + 50 + 0.01 + 10 + 10 + 7, transaction 50 + 0.03 + 19.99
-        Assert.Equal(ExactDecimal.Parse("9"), ExactDecimal.Parse(transactions.SourceTotals[1]));
+        Assert.Equal(ExactDecimal.Parse("302.53"), ExactDecimal.Parse(transactions.SourceTotals[0])); // wallet 150.50 + 50 + 0.01 + 10 + 10 + 7, transaction 50 + 0.03 + 19.99 + 5
+        Assert.Equal(ExactDecimal.Parse("10"), ExactDecimal.Parse(transactions.SourceTotals[1]));
+        // Counts per mapping, and the table's total over both sources.
+        Assert.Contains(clean.Counts, c => c.Source == "wallet" && c.TargetTable == "public.transactions" && c.SourceRows == 6 && c.TargetRows == 6);
+        Assert.Contains(clean.Counts, c => c.Source == "transaction" && c.TargetTable == "public.transactions" && c.SourceRows == 4 && c.TargetRows == 4);
+        var fanIn = clean.TableTotals.Single(t => t.TargetTable == "public.transactions");
+        Assert.Equal((2, 10L, 10L, 0L), (fanIn.Sources, fanIn.ExpectedRows, fanIn.TotalRows, fanIn.UnattributedRows));
+        // The orphaned purchase is a dangling reference, not a difference.
+        var orphan = clean.References.Single(x => x.Name == "transactions_item");
+        Assert.Equal((1L, 1L, 0L), (orphan.DanglingRows, orphan.Orphaned, orphan.InFlight));
+        Assert.Equal(NoItem, orphan.Samples.Single().Value);
         // U3's balance does not match its movements in the legacy data: an observation on both sides, not a difference.
         Assert.Contains(clean.Invariants, x => x.Side == "source wallet" && x.Observations.Any(o => o.Group["user_id"] == U3));
         Assert.Contains(clean.Invariants, x => x.Side == "target commerce" && x.Breaks == 1 && x.Observations.Single() is { AlsoInSource: true } o && o.Group["user_id"] == U3);
@@ -159,6 +176,7 @@ public sealed partial class ReconcilerFinanceTests(ITestOutputHelper output) : I
         await SharedPostgres.ExecuteAsync(target, $"""
             UPDATE user_wallets SET balance = balance + 1 WHERE user_id = '{U1}';
             UPDATE transactions SET amount = amount - 1 WHERE id = '{T3}';
+            DELETE FROM inventory_items WHERE id = '{Item2}';
             """);
         var report = await ReconcileAsync(options, "tampered");
         Assert.Equal(Verdict.Different, report.Verdict);
@@ -176,7 +194,15 @@ public sealed partial class ReconcilerFinanceTests(ITestOutputHelper output) : I
         var real = report.Differences.Where(d => d.Status == DifferenceStatus.Different).ToList();
         Assert.Contains(real, d => d.TargetTable == "public.user_wallets" && d.Kind == DifferenceKind.Changed && d.Columns.Single() is { Column: "balance", Expected: "10051", Actual: "10052" });
         Assert.Contains(real, d => d.TargetTable == "public.transactions" && d.Key.Contains(T3, StringComparison.Ordinal) && d.Columns.Single() is { Column: "amount", Expected: "1999", Actual: "1998" });
-        Assert.Equal(2, real.Count);
+        Assert.Contains(real, d => d.TargetTable == "public.inventory_items" && d.Kind == DifferenceKind.Missing && d.Key.Contains(Item2, StringComparison.Ordinal));
+        Assert.Equal(3, real.Count);
+        var price = Assert.Single(report.Balances.Single(b => b.Name == "inventory_prices").Differences);
+        Assert.Equal(("CLASS-b", "EUR", "99.99"), (price.Group["item_id"], price.Group["currency"], price.Source));
+        // Its children now dangle; the legacy data still has the item, so the parent is in flight, while the
+        // purchase of an item nobody ever had stays orphaned.
+        var items = report.References.Single(x => x.Name == "transactions_item");
+        Assert.Equal((3L, 2L, 1L), (items.DanglingRows, items.InFlight, items.Orphaned));
+        Assert.Equal(1L, report.References.Single(x => x.Name == "inventory_price_history_item").InFlight);
         // The wallet now breaks its invariant in the target only.
         Assert.Contains(report.Invariants, x => x.Side == "target commerce" && x.Observations.Any(o => o.Group["user_id"] == U1 && !o.AlsoInSource));
     }
@@ -208,6 +234,11 @@ public sealed partial class ReconcilerFinanceTests(ITestOutputHelper output) : I
         foreach (var x in report.Invariants)
         {
             output.WriteLine($"  invariant {x.Name} on {x.Side}: {x.Breaks} of {x.Rows} break it: {string.Join("; ", x.Observations.Select(o => $"{string.Join(",", o.Group.Values)} {o.Left} vs {o.Right}{(o.AlsoInSource ? " (also in source)" : "")}"))}");
+        }
+
+        foreach (var x in report.References.Where(x => x.DanglingRows > 0 || x.Note is not null))
+        {
+            output.WriteLine($"  reference {x.Name}: {x.DanglingRows} rows, {x.InFlight} in flight, {x.Orphaned} orphaned, {x.Excluded} excluded, {x.Undetermined} undetermined ({x.Note}): {string.Join("; ", x.Samples.Select(d => $"{d.ChildKey} -> {d.Value} {d.Class}"))}");
         }
 
         foreach (var p in report.Parked)

@@ -100,6 +100,16 @@ public sealed partial class ReconcilerDifferenceTests(ITestOutputHelper output) 
 
             // The HTML report, rendered by a real browser, shows the JSON report's verdict, totals and differences.
             await AssertHtmlAgreesWithJsonAsync(_lastDirectory, real);
+
+            // The command as operators run it: exit code 1 on a real difference; every run in the control table.
+            var configPath = PipelineHarness.WriteConfig(options, Path.Combine(Path.GetTempPath(), $"recdiff-{Guid.NewGuid():N}.yaml"));
+            var outDir = Path.Combine(Path.GetTempPath(), "peeq-reconcile-tests", "command-" + Guid.NewGuid().ToString("N")[..6]);
+            var (code, printed, _) = await PipelineProcess.RunAsync(TimeSpan.FromMinutes(3), "reconcile", "--config", configPath, "--out", outDir);
+            output.WriteLine(printed);
+            Assert.Equal(1, code);
+            Assert.True(File.Exists(Path.Combine(outDir, ReportFiles.Html)), printed);
+            Assert.Equal("clean,different,different", await SharedPostgres.ScalarAsync<string>(target,
+                "SELECT string_agg(verdict, ',' ORDER BY finished_at) FROM peeq_cdc.reconciliation_runs"));
         }
     }
 

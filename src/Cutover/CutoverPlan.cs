@@ -90,7 +90,8 @@ public static class CutoverPlan
         }
 
         lines.Add("7. report: cutover.json and cutover.html in --out");
-        lines.Add("A failure before step 6 starts unfences the sources (legacy as it was); from step 6 on, 'run' again finishes the run.");
+        lines.Add("A failure before step 5 commits unfences the sources (legacy as it was). Step 5 commits together with the start of step 6 (the decisions change");
+        lines.Add("rows the legacy databases still hold): from then on there is no unfence, and 'run' again finishes the run.");
         return lines;
     }
 }

@@ -56,7 +56,9 @@ public sealed record CutoverOutcome(bool Done, string State, string Message, str
 /// fence and drain are done again (idempotent, and they prove that nothing was written since), every other step
 /// recorded done is skipped. Any failure before the grant switch starts unfences the sources (their setting restored,
 /// as before the run) and forgets the steps; once the grant switch has started there is no automatic way back, and a
-/// failure leaves the run 'failed' for a resume to finish.
+/// failure leaves the run 'failed' for a resume to finish. The foreign-key step (decisions carried out, constraints
+/// added) commits in one target transaction together with the start of the grant switch: the decisions change rows the
+/// legacy databases still hold, so they are made only once there is no going back.
 /// </summary>
 public sealed class CutoverRunner(CutoverDomain domain, IReadOnlyDictionary<string, ITargetMapping> mappings, CutoverRunOptions options, ILogger logger)
 {
@@ -136,11 +138,11 @@ public sealed class CutoverRunner(CutoverDomain domain, IReadOnlyDictionary<stri
                 await ForeignKeysAsync(progress, ct);
             }
 
-            Inject("foreign-keys");
+            // The foreign-key step commits together with the start of the grant switch: from here on there is no unfence.
             grantsStarted = true;
+            Inject("foreign-keys");
             if (!Done(steps, "grants"))
             {
-                await progress.MarkStartedAsync("grants", ct);
                 var changes = await GrantSwitch.ApplyAsync(domain, roles, progress.Connection, ct);
                 await progress.MarkDoneAsync("grants", new JsonObject
                 {
@@ -153,8 +155,13 @@ public sealed class CutoverRunner(CutoverDomain domain, IReadOnlyDictionary<stri
             Inject("grants");
             await progress.SetStateAsync("done", null, ct);
             run = await progress.RunAsync(ct);
+            var directory = Path.GetFullPath(options.Out);
+            await progress.MarkDoneAsync("report", new JsonObject
+            {
+                ["json"] = Path.Combine(directory, CutoverReport.Json),
+                ["html"] = Path.Combine(directory, CutoverReport.Html),
+            }, ct);
             var (json, html) = await WriteReportAsync(progress, run!, ct);
-            await progress.MarkDoneAsync("report", new JsonObject { ["json"] = json, ["html"] = html }, ct);
             Inject("report");
             logger.LogInformation("Cutover {Domain}: done; report {Report}", domain.Name, html);
             return new CutoverOutcome(true, "done", $"domain {domain.Name} cut over", json, html);
@@ -344,6 +351,9 @@ public sealed class CutoverRunner(CutoverDomain domain, IReadOnlyDictionary<stri
             ["constraints"] = constraints,
             ["decisions"] = CutoverProgress.ToJsonArray(applied),
         }, ct, tx);
+        // The decisions change target rows that the sources still hold: once they are committed, syncing on would
+        // undo or trip over them, so this commit is also the start of the grant switch (the point of no return).
+        await progress.MarkStartedAsync("grants", ct, tx);
         await tx.CommitAsync(ct);
     }
 

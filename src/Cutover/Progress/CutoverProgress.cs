@@ -62,11 +62,11 @@ public sealed class CutoverProgress(NpgsqlConnection conn, string domain) : IAsy
             "SELECT step, state, started_at, finished_at, detail::text FROM peeq_cdc.cutover_steps WHERE domain = @domain", new { domain }, cancellationToken: ct)))
         .ToDictionary(r => r.step, r => new CutoverStepState(r.step, r.state, r.started_at, r.finished_at, r.detail is null ? null : JsonNode.Parse(r.detail)!.AsObject()));
 
-    public Task MarkStartedAsync(string step, CancellationToken ct) =>
+    public Task MarkStartedAsync(string step, CancellationToken ct, NpgsqlTransaction? tx = null) =>
         conn.ExecuteAsync(new CommandDefinition("""
             INSERT INTO peeq_cdc.cutover_steps (domain, step, state) VALUES (@domain, @step, 'started')
             ON CONFLICT (domain, step) DO UPDATE SET state = CASE WHEN cutover_steps.state = 'done' THEN 'done' ELSE 'started' END
-            """, new { domain, step }, cancellationToken: ct));
+            """, new { domain, step }, tx, cancellationToken: ct));
 
     public Task MarkDoneAsync(string step, JsonObject detail, CancellationToken ct, NpgsqlTransaction? tx = null) =>
         conn.ExecuteAsync(new CommandDefinition("""

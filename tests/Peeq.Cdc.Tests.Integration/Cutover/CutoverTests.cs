@@ -194,9 +194,19 @@ public sealed class CutoverTests(ITestOutputHelper output) : IAsyncLifetime
 
     private static async Task<string?> ErrorOfAsync(string cs, string sql)
     {
+        // The fence ends the sessions of the source databases, idle pooled ones included.
+        NpgsqlConnection.ClearAllPools();
         try
         {
-            await SharedPostgres.ExecuteAsync(cs, sql);
+            // One statement at a time on one session: a batch is one implicit transaction, read-only from its start.
+            await using var conn = new NpgsqlConnection(cs);
+            await conn.OpenAsync();
+            foreach (var statement in sql.Split(";;"))
+            {
+                await using var cmd = new NpgsqlCommand(statement, conn);
+                await cmd.ExecuteNonQueryAsync();
+            }
+
             return null;
         }
         catch (PostgresException e)
@@ -215,7 +225,7 @@ public sealed class CutoverTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal("25006", await ErrorOfAsync(w.Celebs, "INSERT INTO profiles (name) VALUES ('after cutover')"));
         Assert.Equal("25006", await ErrorOfAsync(w.Fans, "INSERT INTO follows (fan, profile_id) VALUES ('after cutover', 1)"));
         // A service that turns read-only off for itself still cannot write: the grant switch is the hard fence.
-        Assert.Equal("42501", await ErrorOfAsync(As(w.Fans, w.Role), "SET default_transaction_read_only = off; INSERT INTO follows (fan, profile_id) VALUES ('after cutover', 1)"));
+        Assert.Equal("42501", await ErrorOfAsync(As(w.Fans, w.Role), "SET default_transaction_read_only = off;; INSERT INTO follows (fan, profile_id) VALUES ('after cutover', 1)"));
         Assert.False(await SharedPostgres.ScalarAsync<bool>(w.Celebs, $"SELECT has_table_privilege('{w.Role}', 'profiles', 'INSERT')"));
 
         // The target accepts the services' writes; its sequences continue past every replicated key.
@@ -313,6 +323,7 @@ public sealed class CutoverTests(ITestOutputHelper output) : IAsyncLifetime
             new CutoverRunOptions { ServiceRoles = [w.Role], FenceWait = TimeSpan.FromSeconds(2), DrainTimeout = TimeSpan.FromSeconds(90), Out = outDir, By = "finance lead" },
             Logger("run")).RunAsync(CancellationToken.None);
         output.WriteLine($"run: {outcome.State}: {outcome.Message}");
+        NpgsqlConnection.ClearAllPools();
         await Assert.ThrowsAnyAsync<Exception>(() => open.CommitAsync());
         Assert.Equal(0L, await SharedPostgres.ScalarAsync<long>(w.Fans, "SELECT count(*) FROM follows WHERE fan = 'never committed'"));
 
@@ -347,6 +358,7 @@ public sealed class CutoverTests(ITestOutputHelper output) : IAsyncLifetime
         var failed = await Runner(new FailurePoint("sequences", Crash: false)).RunAsync(CancellationToken.None);
         Assert.False(failed.Done);
         Assert.Equal("rolled_back", failed.State);
+        NpgsqlConnection.ClearAllPools();
         Assert.Null(await ErrorOfAsync(As(w.Celebs, w.Role), "INSERT INTO profiles (name) VALUES ('after the rollback')"));
         Assert.Null(await ErrorOfAsync(As(w.Fans, w.Role), "INSERT INTO follows (fan, profile_id) VALUES ('after the rollback', 3)"));
         await using (var conn = new NpgsqlConnection(w.Celebs))
@@ -366,11 +378,13 @@ public sealed class CutoverTests(ITestOutputHelper output) : IAsyncLifetime
         {
             await Assert.ThrowsAsync<SimulatedCrashException>(() => Runner(new FailurePoint(step, Crash: true)).RunAsync(CancellationToken.None));
             output.WriteLine($"crashed after {step}");
+            NpgsqlConnection.ClearAllPools();
             // Whatever step it died after, the sources stay fenced.
             Assert.Equal("25006", await ErrorOfAsync(w.Celebs, "INSERT INTO profiles (name) VALUES ('while interrupted')"));
         }
 
         var outcome = await Runner(null).RunAsync(CancellationToken.None);
+        NpgsqlConnection.ClearAllPools();
         await AssertCutOverAsync(w, outcome, before, keptOrphan: true);
         Assert.Equal(1L, await SharedPostgres.ScalarAsync<long>(w.Target, $"SELECT count(*) FROM follows WHERE id = {w.Orphans[0]} AND profile_id = 9001"));
         Assert.Equal(2L, await SharedPostgres.ScalarAsync<long>(w.Target, $"SELECT profile_id FROM follows WHERE id = {w.Orphans[2]}"));

@@ -298,6 +298,19 @@ public sealed class CutoverTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.False(undecided.Go);
         Assert.All(undecided.Reasons, r => Assert.Equal("dangling", r.Kind));
 
+        // The plan shows what blocks and what run will change.
+        var plan = await CutoverPlan.BuildAsync(Domain(w, fks), [w.Role], servicesStopped: false, CancellationToken.None);
+        foreach (var line in plan)
+        {
+            output.WriteLine(line);
+        }
+
+        Assert.Contains(plan, l => l.Contains("3 undecided (BLOCKS)", StringComparison.Ordinal));
+        Assert.Contains(plan, l => l.Contains("profiles_id_seq", StringComparison.Ordinal) && l.Contains("setval", StringComparison.Ordinal));
+        Assert.Contains(plan, l => l.Contains("REVOKE INSERT", StringComparison.Ordinal) && l.Contains(w.Role, StringComparison.Ordinal));
+        Assert.Contains(plan, l => l.Contains("fk_follows_profile on follows: to add", StringComparison.Ordinal));
+        Assert.Equal(0, await Cli.Program.Main(["cutover", "plan", "--config", w.ConfigFile, "--domain", "users", "--foreign-keys", fks, "--service-role", w.Role]));
+
         Assert.Equal(0, await DecideAsync(w, fks, w.Orphans[0], "delete"));
         Assert.Equal(0, await DecideAsync(w, fks, w.Orphans[1], "placeholder", "1"));
         Assert.NotEqual(0, await DecideAsync(w, fks, w.Orphans[2], "placeholder", "424242"));   // no such parent: refused

@@ -402,4 +402,46 @@ public sealed class CutoverTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(1L, await SharedPostgres.ScalarAsync<long>(w.Target, $"SELECT count(*) FROM follows WHERE id = {w.Orphans[0]} AND profile_id = 9001"));
         Assert.Equal(2L, await SharedPostgres.ScalarAsync<long>(w.Target, $"SELECT profile_id FROM follows WHERE id = {w.Orphans[2]}"));
     }
+    [Fact]
+    public async Task run_killed_with_sigkill_while_draining_resumes_in_a_new_process()
+    {
+        var w = await CreateWorldAsync("cut_kill");
+        var fks = ForeignKeysFile();
+        await using var pipeline = new PipelineHarness(w.Options, _kafka, output);
+        await pipeline.StartAsync(Stages.Capture | Stages.Transform);
+        await pipeline.StartAsync(Stages.Sink);
+        await pipeline.DrainAsync();
+        foreach (var orphan in w.Orphans)
+        {
+            Assert.Equal(0, await DecideAsync(w, fks, orphan, "delete"));
+        }
+
+        // With the Sink stopped the drain cannot finish: the cutover process is killed while it waits, after the fence.
+        await pipeline.StopAsync(Stages.Sink);
+        var outDir = Path.Combine(Path.GetTempPath(), "peeq-cutover-tests", $"kill-{Guid.NewGuid():N}");
+        string[] args = ["cutover", "run", "--config", w.ConfigFile, "--domain", "users", "--foreign-keys", fks, "--service-role", w.Role,
+            "--fence-wait", "00:00:02", "--drain-timeout", "00:05:00", "--out", outDir, "--by", "ops on call", "--log-level", "Information"];
+        await using (var first = PipelineProcess.Start(output, args))
+        {
+            await Wait.ForAsync(async () => await SharedPostgres.ScalarAsync<long>(w.Target,
+                "SELECT count(*) FROM peeq_cdc.cutover_steps WHERE domain = 'users' AND step = 'fence' AND state = 'done'") == 1, "the fence", 120);
+            first.Kill9();
+        }
+
+        Assert.Equal("25006", await ErrorOfAsync(w.Celebs, "INSERT INTO profiles (name) VALUES ('while killed')"));
+        Assert.Equal("running", await SharedPostgres.ScalarAsync<string>(w.Target, "SELECT state FROM peeq_cdc.cutover_runs WHERE domain = 'users'"));
+
+        await pipeline.StartAsync(Stages.Sink);
+        await pipeline.DrainAsync();
+        var before = await ReconcileRunner.RunAsync(Domain(w, fks).DomainConfig, MappingsOf(w), Path.Combine(Path.GetTempPath(), "peeq-cutover-tests", $"before-{Guid.NewGuid():N}"),
+            Logger("reconcile"), CancellationToken.None);
+        Assert.Equal(Verdict.Clean, before.Verdict);
+
+        // The second process is given no roles: it resumes with what the killed run was started with.
+        string[] resume = ["cutover", "run", "--config", w.ConfigFile, "--domain", "users", "--foreign-keys", fks, "--out", outDir, "--by", "ops on call"];
+        var (code, text, _) = await PipelineProcess.RunAsync(TimeSpan.FromMinutes(4), resume);
+        output.WriteLine(text);
+        Assert.Equal(0, code);
+        await AssertCutOverAsync(w, new CutoverOutcome(true, "done", text, Path.Combine(outDir, "cutover.json"), Path.Combine(outDir, "cutover.html")), before, keptOrphan: false);
+    }
 }

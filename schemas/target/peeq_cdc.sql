@@ -134,6 +134,9 @@ CREATE TABLE IF NOT EXISTS peeq_cdc.pending_lookups (
     PRIMARY KEY (target_table, target_key, column_name)
 );
 CREATE INDEX IF NOT EXISTS pending_lookups_identity ON peeq_cdc.pending_lookups (kind, legacy_key);
+-- The configured target whose identity_map answers the lookup, when it is not this one ("$lookup" with a
+-- "target"); resolved by the Sink's periodic sweep, which reads that target's identity_map.
+ALTER TABLE peeq_cdc.pending_lookups ADD COLUMN IF NOT EXISTS lookup_target text;
 -- One row per reconciliation run that read this target (written by the reconciler, never by the Sink):
 -- the run's verdict and this target's own, the headline numbers, and where the reports are.
 CREATE TABLE IF NOT EXISTS peeq_cdc.reconciliation_runs (

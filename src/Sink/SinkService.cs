@@ -79,7 +79,8 @@ public sealed class SinkService(PipelineConfig config, KafkaEndpoint kafka, ILog
         var o = config.Options;
         var sealKey = Environment.GetEnvironmentVariable("PEEQ_CDC_SEAL_KEY") is { Length: > 0 } k ? SealedValue.ParseKey(k) : null;
         var topics = targets.ToDictionary(t => Topics.Unified(o.Kafka.TopicPrefix, t.Name), t => t.Name);
-        var tables = targets.ToDictionary(t => t.Name, t => new TargetTables(dataSources[t.Name]));
+        var foreign = new ForeignIdentities(o.Targets);
+        var tables = targets.ToDictionary(t => t.Name, t => new TargetTables(dataSources[t.Name]) { Foreign = foreign });
         var appliers = new Dictionary<string, (SourceApplier Applier, Task Task)>();
         var upkeep = targets.Select(t => Task.Run(() => new Upkeep.TargetUpkeep(t, o, dataSources[t.Name], tables[t.Name], _logger).RunAsync(ct), ct)).ToList();
         var tracker = new OffsetTracker();

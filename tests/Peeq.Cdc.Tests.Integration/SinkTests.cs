@@ -165,6 +165,92 @@ public sealed class SinkTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task lookup_naming_another_target_is_resolved_from_that_targets_identity_map_and_filled_in_by_the_sweep()
+    {
+        var media = await SharedPostgres.CreateDatabaseAsync("sink_xlookup_media");
+        var commerce = await SharedPostgres.CreateDatabaseAsync("sink_xlookup_commerce");
+        await SharedPostgres.ExecuteAsync(media, "CREATE TABLE streams (id bigint PRIMARY KEY, item_id uuid, note text)");
+        var options = UnifiedFeed.SinkOnly("xlookup", media, _kafka.BootstrapServers, "shoutout", "inventory");
+        options.Targets[0].Name = "media";
+        options.Targets.Add(new Peeq.Cdc.Configuration.TargetOptions { Name = "commerce", ConnectionString = commerce, CreateTables = false });
+        options.Sources[0].Target = "media";
+        options.Sources[1].Target = "commerce";
+        await using var sink = new PipelineHarness(options, _kafka, output);
+        await sink.StartAsync(Stages.Sink);
+        using var shoutout = new UnifiedFeed(_kafka, options, "shoutout");
+        using var inventory = new UnifiedFeed(_kafka, options, "inventory");
+        // The lookup names the commerce target by its database's name (the mapping says 'peeq_commerce'; here the
+        // test database's name stands for it); "media" is the target being written.
+        var commerceDb = new Npgsql.NpgsqlConnectionStringBuilder(commerce).Database!;
+        JsonObject Item(string key, string? target) => new()
+        {
+            ["$lookup"] = target is null
+                ? new JsonObject { ["kind"] = "inventory_item_by_item_id", ["key"] = key }
+                : new JsonObject { ["kind"] = "inventory_item_by_item_id", ["key"] = key, ["target"] = target },
+        };
+        JsonObject Identity(string key, Guid id) => new() { ["kind"] = "inventory_item_by_item_id", ["legacy_key"] = key, ["id"] = id.ToString(), ["source"] = "inventory" };
+        var known = Guid.Parse("55555555-5555-5555-5555-555555555555");
+        var later = Guid.Parse("66666666-6666-6666-6666-666666666666");
+        await UnifiedFeed.WaitAppliedAsync(commerce, "inventory", inventory.Transaction(t => t
+            .Upsert("peeq_cdc.identity_map", new JsonObject { ["kind"] = "inventory_item_by_item_id", ["legacy_key"] = "ITEM-KNOWN" }, Identity("ITEM-KNOWN", known))));
+
+        await UnifiedFeed.WaitAppliedAsync(media, "shoutout", shoutout.Transaction(t => t
+            .Upsert("public.streams", new JsonObject { ["id"] = 1 }, new JsonObject { ["id"] = 1, ["item_id"] = Item("ITEM-KNOWN", commerceDb), ["note"] = "known there" })
+            .Upsert("public.streams", new JsonObject { ["id"] = 2 }, new JsonObject { ["id"] = 2, ["item_id"] = Item("ITEM-LATER", "commerce"), ["note"] = "arrives later" })
+            .Upsert("public.streams", new JsonObject { ["id"] = 3 }, new JsonObject { ["id"] = 3, ["item_id"] = Item("ITEM-KNOWN", null), ["note"] = "own map only" })
+            .Upsert("public.streams", new JsonObject { ["id"] = 4 }, new JsonObject { ["id"] = 4, ["item_id"] = Item("ITEM-KNOWN", "no_such_target"), ["note"] = "unknown target" })));
+
+        // Resolved at once from the other target's map; this target's own map does not answer for it.
+        Assert.Equal(known, await SharedPostgres.ScalarAsync<Guid>(media, "SELECT item_id FROM streams WHERE id = 1"));
+        Assert.True(await SharedPostgres.ScalarAsync<bool>(media, "SELECT item_id IS NULL FROM streams WHERE id = 2"));
+        Assert.True(await SharedPostgres.ScalarAsync<bool>(media, "SELECT item_id IS NULL FROM streams WHERE id = 3"));
+        Assert.Equal("commerce", await SharedPostgres.ScalarAsync<string>(media, "SELECT lookup_target FROM peeq_cdc.pending_lookups WHERE legacy_key = 'ITEM-LATER'"));
+        Assert.Contains("no_such_target, which is not a configured target", await SharedPostgres.ScalarAsync<string>(media, "SELECT reason FROM peeq_cdc.parked_rows"));
+
+        // The identity arrives in the other target: the sweep fills the value in; the local pending lookup stays.
+        await UnifiedFeed.WaitAppliedAsync(commerce, "inventory", inventory.Transaction(t => t
+            .Upsert("peeq_cdc.identity_map", new JsonObject { ["kind"] = "inventory_item_by_item_id", ["legacy_key"] = "ITEM-LATER" }, Identity("ITEM-LATER", later))));
+        await Wait.ForAsync(async () => await SharedPostgres.ScalarAsync<bool>(media, "SELECT item_id IS NOT NULL FROM streams WHERE id = 2"), "the sweep to fill in stream 2's item");
+        Assert.Equal(later, await SharedPostgres.ScalarAsync<Guid>(media, "SELECT item_id FROM streams WHERE id = 2"));
+        Assert.Equal("ITEM-KNOWN", await SharedPostgres.ScalarAsync<string>(media, "SELECT string_agg(legacy_key, ',') FROM peeq_cdc.pending_lookups"));
+    }
+
+    [Fact]
+    public async Task two_rows_of_one_source_claiming_one_key_park_the_second_instead_of_overwriting_the_first()
+    {
+        var target = await SharedPostgres.CreateDatabaseAsync("sink_origins_dst");
+        await SharedPostgres.ExecuteAsync(target, "CREATE TABLE files (id uuid PRIMARY KEY, storage_url text)");
+        var options = UnifiedFeed.SinkOnly("origins", target, _kafka.BootstrapServers, "content");
+        await using var sink = new PipelineHarness(options, _kafka, output);
+        await sink.StartAsync(Stages.Sink);
+        using var content = new UnifiedFeed(_kafka, options, "content");
+        const string file = "77777777-7777-7777-7777-777777777777";
+        const string other = "88888888-8888-8888-8888-888888888888";
+        static JsonObject Row(string id, string url) => new() { ["id"] = id, ["storage_url"] = url };
+        static JsonObject Origin(string storageKey) => new() { ["id"] = storageKey };
+
+        // Two storage keys with one content_id, in separate transactions, then in one batch with a third key.
+        await UnifiedFeed.WaitAppliedAsync(target, "content", content.Transaction(t => t.Upsert("public.files", Key(file), Row(file, "o/a"), originTable: "public.src_files", originKey: Origin("o/a"))));
+        await UnifiedFeed.WaitAppliedAsync(target, "content", content.Transaction(t => t.Upsert("public.files", Key(file), Row(file, "o/b"), originTable: "public.src_files", originKey: Origin("o/b"))));
+        await UnifiedFeed.WaitAppliedAsync(target, "content", content.Transaction(t => t
+            .Upsert("public.files", Key(other), Row(other, "o/c"), originTable: "public.src_files", originKey: Origin("o/c"))
+            .Upsert("public.files", Key(other), Row(other, "o/d"), originTable: "public.src_files", originKey: Origin("o/d"))
+            .Delete("public.files", Key(other), originTable: "public.src_files", originKey: Origin("o/e"))));
+
+        Assert.Equal("o/a", await SharedPostgres.ScalarAsync<string>(target, $"SELECT storage_url FROM files WHERE id = '{file}'"));
+        Assert.Equal("o/c", await SharedPostgres.ScalarAsync<string>(target, $"SELECT storage_url FROM files WHERE id = '{other}'"));
+        Assert.Equal(2L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM peeq_cdc.parked_rows WHERE reason LIKE 'conflict:%another row of source content%'"));
+
+        // A delete from a row that does not own the key leaves it; the owner's own update and delete apply.
+        await UnifiedFeed.WaitAppliedAsync(target, "content", content.Transaction(t => t.Delete("public.files", Key(file), originTable: "public.src_files", originKey: Origin("o/b"))));
+        Assert.Equal("o/a", await SharedPostgres.ScalarAsync<string>(target, $"SELECT storage_url FROM files WHERE id = '{file}'"));
+        await UnifiedFeed.WaitAppliedAsync(target, "content", content.Transaction(t => t.Upsert("public.files", Key(file), Row(file, "o/a2"), originTable: "public.src_files", originKey: Origin("o/a"))));
+        Assert.Equal("o/a2", await SharedPostgres.ScalarAsync<string>(target, $"SELECT storage_url FROM files WHERE id = '{file}'"));
+        await UnifiedFeed.WaitAppliedAsync(target, "content", content.Transaction(t => t.Delete("public.files", Key(file), originTable: "public.src_files", originKey: Origin("o/a"))));
+        Assert.Equal(0L, await SharedPostgres.ScalarAsync<long>(target, $"SELECT count(*) FROM files WHERE id = '{file}'"));
+    }
+
+    [Fact]
     public async Task transaction_without_its_end_marker_is_never_applied_and_its_complete_copy_applies_once()
     {
         var target = await SharedPostgres.CreateDatabaseAsync("sink_endmarker_dst");

@@ -42,9 +42,8 @@ public sealed record DemoOptions
 /// The embedded default: a legacy PostgreSQL holding the 22 legacy databases (seed-data), a target
 /// PostgreSQL holding the 6 domain databases, the in-memory Kafka-protocol broker, the whole pipeline in
 /// this process with all 22 databases as sources, the live workload writing to them, and a
-/// reconciliation at the end. Until the declarative mappings exist every source uses the identity
-/// mapping into its domain's database, one schema per legacy database (targetSchema), so the two vault
-/// databases' same-named tables do not collide.
+/// reconciliation at the end. The 22 sources are consolidated into the 6 targets through the mapping files
+/// of mappings/ (embedded; written to the output folder beside the configuration they are run with).
 /// </summary>
 public sealed class DemoRunner(DemoOptions demo)
 {
@@ -65,11 +64,24 @@ public sealed class DemoRunner(DemoOptions demo)
         Console.WriteLine($"demo: seeded {seeded.TotalRows:N0} rows in {seeded.Databases.Count} databases ({seeded.ElapsedSeconds:0.0} s), "
                           + $"{seeded.Anomalies.Sum(a => a.Count):N0} planted anomalies of {seeded.Anomalies.Count} kinds");
 
+        // The 6 targets with the seed's schemas, filled through the consolidation mappings (written beside the
+        // configuration, which names them relative to itself).
         var targets = new List<TargetOptions>();
+        Directory.CreateDirectory(Path.Combine(outDir, "mappings"));
         foreach (var domain in LegacyCatalog.Domains)
         {
             var name = "peeq_" + domain;
-            targets.Add(new TargetOptions { Name = name, ConnectionString = await targetPg.CreateDatabaseAsync(name, ct) });
+            var cs = await targetPg.CreateDatabaseAsync(name, ct);
+            await using (var conn = new Npgsql.NpgsqlConnection(cs))
+            {
+                await conn.OpenAsync(ct);
+                await using var ddl = new Npgsql.NpgsqlCommand(Resource($"target/{name}.sql"), conn);
+                await ddl.ExecuteNonQueryAsync(ct);
+            }
+
+            var mapping = Path.Combine(Path.GetFullPath(outDir), "mappings", name + ".yaml");
+            await File.WriteAllTextAsync(mapping, Resource($"mappings/{name}.yaml"), ct);
+            targets.Add(new TargetOptions { Name = name, ConnectionString = cs, Mapping = mapping });
         }
 
         var options = new PipelineOptions
@@ -80,7 +92,6 @@ public sealed class DemoRunner(DemoOptions demo)
                 Name = db.Key,
                 ConnectionString = world.ConnectionString(db),
                 Target = db.TargetDatabase,
-                TargetSchema = db.DatabaseName(world.Prefix),
                 Tables = [.. db.Tables],
                 FinancialTables = [.. db.FinancialTables],
                 SensitiveColumns = [.. db.SensitiveColumns],
@@ -138,6 +149,14 @@ public sealed class DemoRunner(DemoOptions demo)
         }
 
         return report.Verdict == Verdict.Clean ? 0 : 1;
+    }
+
+    private static string Resource(string name)
+    {
+        using var stream = typeof(DemoRunner).Assembly.GetManifestResourceStream(name)
+            ?? throw new InvalidOperationException($"embedded resource {name} is missing");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
     }
 
     private static async Task PrintProgressAsync(PipelineOptions options, LegacyWorkload workload, CancellationToken ct)

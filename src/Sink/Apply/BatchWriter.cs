@@ -127,6 +127,12 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                 continue;
             }
 
+            if (b.Conflicts.Count > 0)
+            {
+                await ParkAsync(conn, b.Conflicts.Select(c => new ParkedOp(c,
+                    $"conflict: {table.Id} key {KeyText(c.Key!)} is claimed by another row of source {source} in the same batch; no rule decides between two rows of one source")).ToList(), result, ct);
+            }
+
             var rows = b.Rows;
             if (rows.Count > 0 && table.Info.IsKeyless)
             {
@@ -168,19 +174,21 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
     /// become NULL and are remembered (recorded as pending once the row has won). A lookup may not fill a
     /// key column (a key must be known when the row is written): such a row is parked.
     /// </summary>
-    private static async Task<(IReadOnlyList<PendingRow>, IReadOnlyList<RowOperation>, bool)> ResolveLookupsAsync(
+    private async Task<(IReadOnlyList<PendingRow>, IReadOnlyList<RowOperation>, bool)> ResolveLookupsAsync(
         NpgsqlConnection conn, TargetTable table, IReadOnlyList<PendingRow> rows, IReadOnlyList<RowOperation> inserts, WriteResult result, CancellationToken ct)
     {
-        var wanted = new HashSet<(string Kind, string Key)>();
+        // A lookup is (target, kind, key); target is null for this target's own identity_map.
+        var wanted = new HashSet<(string? Target, string Kind, string Key)>();
+        var unknownTargets = new HashSet<string>(StringComparer.Ordinal);
         foreach (var r in rows)
         {
             if (r.Row is { } row)
             {
                 foreach (var (_, v) in row)
                 {
-                    if (Lookup.Is(v, out var kind, out var key))
+                    if (Lookup.Is(v, out var kind, out var key, out var lookupTarget))
                     {
-                        wanted.Add((kind, key));
+                        wanted.Add((ForeignTarget(lookupTarget, unknownTargets), kind, key));
                     }
                 }
             }
@@ -190,9 +198,9 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
         {
             foreach (var (_, v) in i.Row ?? [])
             {
-                if (Lookup.Is(v, out var kind, out var key))
+                if (Lookup.Is(v, out var kind, out var key, out var lookupTarget))
                 {
-                    wanted.Add((kind, key));
+                    wanted.Add((ForeignTarget(lookupTarget, unknownTargets), kind, key));
                 }
             }
         }
@@ -202,11 +210,27 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
             return (rows, inserts, false);
         }
 
-        var found = (await conn.QueryAsync<(string Kind, string Key, string Id)>(new CommandDefinition("""
-            SELECT m.kind, m.legacy_key, m.id::text FROM peeq_cdc.identity_map m
-            JOIN unnest(@kinds::text[], @keys::text[]) AS w(kind, legacy_key) ON m.kind = w.kind AND m.legacy_key = w.legacy_key
-            """, new { kinds = wanted.Select(w => w.Kind).ToArray(), keys = wanted.Select(w => w.Key).ToArray() }, cancellationToken: ct)))
-            .ToDictionary(f => (f.Kind, f.Key), f => f.Id);
+        var local = wanted.Where(w => w.Target is null).Select(w => (w.Kind, w.Key)).ToList();
+        var found = new Dictionary<(string? Target, string Kind, string Key), string>();
+        if (local.Count > 0)
+        {
+            foreach (var f in await conn.QueryAsync<(string Kind, string Key, string Id)>(new CommandDefinition("""
+                SELECT m.kind, m.legacy_key, m.id::text FROM peeq_cdc.identity_map m
+                JOIN unnest(@kinds::text[], @keys::text[]) AS w(kind, legacy_key) ON m.kind = w.kind AND m.legacy_key = w.legacy_key
+                """, new { kinds = local.Select(w => w.Kind).ToArray(), keys = local.Select(w => w.Key).ToArray() }, cancellationToken: ct)))
+            {
+                found[(null, f.Kind, f.Key)] = f.Id;
+            }
+        }
+
+        foreach (var group in wanted.Where(w => w.Target is not null && !unknownTargets.Contains(w.Target)).GroupBy(w => w.Target!))
+        {
+            foreach (var ((kind, key), id) in await tables.Foreign!.FindIdsAsync(tables.Foreign.Find(group.Key)!, group.Select(w => (w.Kind, w.Key)).ToList(), ct))
+            {
+                found[(group.Key, kind, key)] = id;
+            }
+        }
+
         var keptRows = new List<PendingRow>(rows.Count);
         var parks = new List<ParkedOp>();
         foreach (var r in rows)
@@ -224,19 +248,26 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                 continue;
             }
 
+            if (UnknownTarget(row, unknownTargets) is { } unknown)
+            {
+                parks.Add(new ParkedOp(r.Last, $"{table.Id}: a lookup names target {unknown}, which is not a configured target"));
+                continue;
+            }
+
             r.UnresolvedRow ??= (JsonObject)row.DeepClone();
             foreach (var (name, value) in r.UnresolvedRow.ToList())
             {
-                if (Lookup.Is(value, out var kind, out var key))
+                if (Lookup.Is(value, out var kind, out var key, out var lookupTarget))
                 {
-                    if (found.TryGetValue((kind, key), out var id))
+                    var foreign = ForeignTarget(lookupTarget, unknownTargets);
+                    if (found.TryGetValue((foreign, kind, key), out var id))
                     {
                         r.Set(name, JsonValue.Create(id));
                     }
                     else
                     {
                         r.Set(name, null);
-                        (r.PendingLookups ??= []).Add((name, kind, key));
+                        (r.PendingLookups ??= []).Add((name, kind, key, foreign));
                     }
                 }
             }
@@ -253,13 +284,19 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                 continue;
             }
 
+            if (UnknownTarget(row, unknownTargets) is { } unknown)
+            {
+                parks.Add(new ParkedOp(i, $"{table.Id}: a lookup names target {unknown}, which is not a configured target"));
+                continue;
+            }
+
             var resolved = new JsonObject();
             string? missing = null;
             foreach (var (name, value) in row)
             {
-                if (Lookup.Is(value, out var kind, out var key))
+                if (Lookup.Is(value, out var kind, out var key, out var lookupTarget))
                 {
-                    if (found.TryGetValue((kind, key), out var id))
+                    if (found.TryGetValue((ForeignTarget(lookupTarget, unknownTargets), kind, key), out var id))
                     {
                         resolved[name] = id;
                     }
@@ -289,6 +326,44 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
         return (keptRows, keptInserts, true);
     }
 
+    /// <summary>
+    /// The configured target a lookup names when it is another one (its name), or null for this target's own
+    /// identity_map; a name no configured target answers to is added to <paramref name="unknown"/>.
+    /// </summary>
+    private string? ForeignTarget(string? lookupTarget, HashSet<string> unknown)
+    {
+        if (lookupTarget is null || lookupTarget == target)
+        {
+            return null;
+        }
+
+        if (tables.Foreign?.Find(lookupTarget) is not { } t)
+        {
+            unknown.Add(lookupTarget);
+            return lookupTarget;
+        }
+
+        return t.Name == target ? null : t.Name;
+    }
+
+    private static string? UnknownTarget(JsonObject row, HashSet<string> unknown)
+    {
+        if (unknown.Count == 0)
+        {
+            return null;
+        }
+
+        foreach (var (_, v) in row)
+        {
+            if (Lookup.Is(v, out _, out _, out var t) && t is not null && unknown.Contains(t))
+            {
+                return t;
+            }
+        }
+
+        return null;
+    }
+
     private static async Task ParkAsyncStatic(NpgsqlConnection conn, List<ParkedOp> parks, WriteResult result, CancellationToken ct)
     {
         if (parks.Count == 0)
@@ -304,6 +379,13 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
 
         result.Parked.AddRange(parks);
     }
+
+    /// <summary>
+    /// Within one source, a change applies over the row only when it comes from the row's origin (source table
+    /// and key) or the row is deleted: two origin rows of one source claiming one key (two content-db files
+    /// with one content_id) are a conflict no rule decides, parked, never a silent overwrite.
+    /// </summary>
+    private const string SameOrigin = "l.deleted OR (l.origin_table = excluded.origin_table AND l.origin_key = excluded.origin_key)";
 
     private async Task ApplyKeyedAsync(NpgsqlConnection conn, TargetTable table, IReadOnlyList<PendingRow> rows, bool hasLookups, WriteResult result, CancellationToken ct)
     {
@@ -330,7 +412,8 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                     FROM {stage} s WHERE s._op = 'u' ORDER BY {keyOrder}
                     ON CONFLICT ({keyCols}) DO UPDATE SET source = excluded.source, origin_table = excluded.origin_table, origin_key = excluded.origin_key,
                         lsn = excluded.lsn, seq = excluded.seq, deleted = false, updated_at = excluded.updated_at, rank = excluded.rank
-                    WHERE (l.source = excluded.source AND (l.lsn, l.seq) < (excluded.lsn, excluded.seq)) OR (l.deleted AND l.source <> excluded.source)
+                    WHERE (l.source = excluded.source AND (l.lsn, l.seq) < (excluded.lsn, excluded.seq) AND ({SameOrigin}))
+                        OR (l.deleted AND l.source <> excluded.source)
                     RETURNING {keyCols})
                 """;
             // Rows that neither won nor are older than what this source already applied: another source owns the key.
@@ -403,7 +486,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                     FROM {stage} s WHERE s._op = 'd' ORDER BY {keyOrder}
                     ON CONFLICT ({keyCols}) DO UPDATE SET origin_table = excluded.origin_table, origin_key = excluded.origin_key,
                         lsn = excluded.lsn, seq = excluded.seq, deleted = true, updated_at = excluded.updated_at
-                    WHERE l.source = excluded.source AND (l.lsn, l.seq) < (excluded.lsn, excluded.seq)
+                    WHERE l.source = excluded.source AND (l.lsn, l.seq) < (excluded.lsn, excluded.seq) AND ({SameOrigin})
                     RETURNING {keyCols}),
                 del AS (
                     DELETE FROM {table.Id.Quoted} t USING won w WHERE {string.Join(" AND ", table.Key.Select(k => $"t.{Q(k)} = w.{Q(k)}"))}
@@ -458,12 +541,12 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
         {
             sql.Append($"""
 
-                INSERT INTO peeq_cdc.pending_lookups (target_table, target_key, column_name, kind, legacy_key, source, lsn, seq)
-                SELECT @target_table, {Canon(table, "s")}, x.c, x.kind, x.key, @source, s._lsn::pg_lsn, s._seq
-                FROM {stage} s {mine} CROSS JOIN LATERAL jsonb_to_recordset(s._lookups::jsonb) AS x(c text, kind text, key text)
+                INSERT INTO peeq_cdc.pending_lookups (target_table, target_key, column_name, kind, legacy_key, source, lsn, seq, lookup_target)
+                SELECT @target_table, {Canon(table, "s")}, x.c, x.kind, x.key, @source, s._lsn::pg_lsn, s._seq, x.target
+                FROM {stage} s {mine} CROSS JOIN LATERAL jsonb_to_recordset(s._lookups::jsonb) AS x(c text, kind text, key text, target text)
                 WHERE s._op = 'u' AND s._lookups IS NOT NULL
                 ON CONFLICT (target_table, target_key, column_name) DO UPDATE SET kind = excluded.kind, legacy_key = excluded.legacy_key,
-                    source = excluded.source, lsn = excluded.lsn, seq = excluded.seq, created_at = now();
+                    lookup_target = excluded.lookup_target, source = excluded.source, lsn = excluded.lsn, seq = excluded.seq, created_at = now();
                 """);
             table.MayHavePending = true;
         }
@@ -507,7 +590,13 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                           AND (c.lsn, c.seq) < (s._lsn::pg_lsn, s._seq)
                         """, new { ord, source, target_table = table.Id.ToString() }, cancellationToken: ct));
                     break;
-                case 'c' when owner is null || owner.source == source:
+                case 'c' when owner is null:
+                    break;
+                case 'c' when owner.source == source && !owner.deleted && !IsOrigin(owner, row.Origin):
+                    parks.Add(new ParkedOp(row.Last,
+                        $"conflict: {table.Id} key {KeyText(row.Key)} is owned by another row of source {source} ({owner.origin_table} {owner.origin_key}); no rule decides between two rows of one source"));
+                    break;
+                case 'c' when owner.source == source:
                     break; // Raced with nothing we need to act on: this source's own newer change is already there.
                 case 'c' when owner.deleted:
                     // Another source's tombstone committed while this statement ran: take the key over.
@@ -540,6 +629,9 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
             await PromoteBestAsync(conn, table, canon, result, ct);
         }
     }
+
+    private static bool IsOrigin(OwnerRow owner, RowOrigin origin) =>
+        owner.origin_table == origin.Table.ToString() && JsonNode.DeepEquals(JsonNode.Parse(owner.origin_key), origin.Key);
 
     private sealed record OwnerRow(int ord, string source, bool deleted, int? rank, string origin_table, string origin_key, string lsn, long seq, string canon);
 
@@ -1059,12 +1151,12 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
         await writer.CompleteAsync(ct);
     }
 
-    private static string LookupsJson(List<(string Column, string Kind, string Key)> lookups)
+    private static string LookupsJson(List<(string Column, string Kind, string Key, string? Target)> lookups)
     {
         var a = new JsonArray();
-        foreach (var (c, kind, key) in lookups)
+        foreach (var (c, kind, key, lookupTarget) in lookups)
         {
-            a.Add(new JsonObject { ["c"] = c, ["kind"] = kind, ["key"] = key });
+            a.Add(new JsonObject { ["c"] = c, ["kind"] = kind, ["key"] = key, ["target"] = lookupTarget });
         }
 
         return a.ToJsonString();

@@ -30,8 +30,8 @@ public sealed class PendingRow(JsonObject key)
     /// <summary>The row before lookups were resolved (null when it had none): what a shadowed claim keeps.</summary>
     public JsonObject? UnresolvedRow { get; set; }
 
-    /// <summary>Lookups identity_map could not resolve yet (column, kind, legacy key): written NULL, recorded as pending.</summary>
-    public List<(string Column, string Kind, string Key)>? PendingLookups { get; set; }
+    /// <summary>Lookups identity_map could not resolve yet (column, kind, legacy key, the other target whose map answers it): written NULL, recorded as pending.</summary>
+    public List<(string Column, string Kind, string Key, string? Target)>? PendingLookups { get; set; }
 
     /// <summary>The claim of the last operation (null: no rule, a conflict parks).</summary>
     public ConflictClaim? Claim { get; set; }
@@ -111,12 +111,16 @@ public sealed class TableBatch(TableId table)
     private readonly Dictionary<string, PendingRow> _rows = new(StringComparer.Ordinal);
     private readonly List<PendingRow> _order = [];
     private readonly List<RowOperation> _inserts = [];
+    private readonly List<RowOperation> _conflicts = [];
 
     public TableId Table { get; } = table;
 
     public IReadOnlyList<PendingRow> Rows => _order;
 
     public IReadOnlyList<RowOperation> Inserts => _inserts;
+
+    /// <summary>Upserts of a key that another origin row of the same source holds in this batch (parked as conflicts).</summary>
+    public IReadOnlyList<RowOperation> Conflicts => _conflicts;
 
     public int Count => _order.Count + _inserts.Count;
 
@@ -136,7 +140,20 @@ public sealed class TableBatch(TableId table)
             _rows[text] = pending;
             _order.Add(pending);
         }
+        else if (!pending.Deleted && !SameOrigin(pending.Origin, op.Origin))
+        {
+            // Another row of this source claims a key one of its rows holds in this batch: an upsert is a
+            // conflict (parked, never merged over the other row); a delete of a row it does not own is nothing.
+            if (op.Op != RowOpKind.Delete)
+            {
+                _conflicts.Add(op);
+            }
+
+            return;
+        }
 
         pending.Apply(op);
     }
+
+    private static bool SameOrigin(RowOrigin a, RowOrigin b) => a.Table == b.Table && JsonNode.DeepEquals(a.Key, b.Key);
 }

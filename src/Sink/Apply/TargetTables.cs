@@ -31,6 +31,9 @@ public sealed class TargetTables(NpgsqlDataSource target)
     private readonly Dictionary<TableId, TargetTable> _tables = [];
     private readonly SemaphoreSlim _lock = new(1, 1);
 
+    /// <summary>The other targets' identity maps, for lookups that name another target (null: none configured).</summary>
+    public ForeignIdentities? Foreign { get; init; }
+
     public async Task<TargetTable> GetAsync(TableId id, CancellationToken ct)
     {
         await _lock.WaitAsync(ct);

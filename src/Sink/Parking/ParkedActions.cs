@@ -22,7 +22,7 @@ public sealed record ParkedOutcome(bool Done, string Message, int Rows);
 public sealed class ParkedActions(PipelineOptions options, TargetOptions target, NpgsqlDataSource db, byte[]? sealKey,
     Func<string, TableId, JsonObject?, string, IReadOnlyList<RowOperation>>? remap = null)
 {
-    private readonly TargetTables _tables = new(db);
+    private readonly TargetTables _tables = new(db) { Foreign = new ForeignIdentities(options.Targets) };
 
     public async Task<List<ParkedRow>> ListAsync(string? source, string? status, int limit, CancellationToken ct)
     {

@@ -139,7 +139,7 @@ public sealed class TargetUpkeep(TargetOptions target, PipelineOptions options, 
         await using var tx = await conn.BeginTransactionAsync(ct);
         try
         {
-            var n = await Lookups.SweepAsync(conn, tables, ct);
+            var n = await Lookups.SweepAsync(conn, tables, ct) + await Lookups.SweepForeignAsync(conn, tables, ct);
             await tx.CommitAsync(ct);
             if (n > 0)
             {

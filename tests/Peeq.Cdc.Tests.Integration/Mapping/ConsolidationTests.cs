@@ -65,6 +65,8 @@ public sealed partial class ConsolidationTests(ITestOutputHelper output) : IAsyn
     [Fact]
     public async Task all_22_sources_snapshot_and_stream_into_the_6_targets_as_the_seed_migrates_them()
     {
+        await SharedPostgres.GetAsync();
+        output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} PostgreSQL is up");
         Environment.SetEnvironmentVariable("PEEQ_CDC_SEAL_KEY", Environment.GetEnvironmentVariable("PEEQ_CDC_SEAL_KEY") ?? Convert.ToBase64String(new byte[32].Select((_, i) => (byte)(i * 7 + 1)).ToArray()));
         var options = new PipelineOptions
         {
@@ -76,29 +78,52 @@ public sealed partial class ConsolidationTests(ITestOutputHelper output) : IAsyn
                 RetryDelay = TimeSpan.FromMilliseconds(200),
                 MaxRetryDelay = TimeSpan.FromSeconds(2),
             },
-            Sink = new SinkOptions { RetryDelay = TimeSpan.FromMilliseconds(200), MaxRetryDelay = TimeSpan.FromSeconds(2) },
+            Sink = new SinkOptions { RetryDelay = TimeSpan.FromMilliseconds(200), MaxRetryDelay = TimeSpan.FromSeconds(2), MaintenanceInterval = TimeSpan.FromMilliseconds(500) },
             Http = new HttpOptions { Urls = "" },
         };
+        // 28 databases, created and loaded a few at a time (each mostly waits on the server's disk).
+        using var gate = new SemaphoreSlim(4);
+        async Task<string> CreateAsync(string name, params string[] sql)
+        {
+            await gate.WaitAsync();
+            try
+            {
+                var cs = await SharedPostgres.CreateDatabaseAsync($"{Prefix}_{name.Replace('-', '_')}");
+                foreach (var s in sql)
+                {
+                    await SharedPostgres.ExecuteAsync(cs, s);
+                }
+
+                return cs;
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }
+
+        var targetDbs = Targets.ToDictionary(t => t, async t => await CreateAsync(t, await File.ReadAllTextAsync(Path.Combine(Root, "schemas", "target", t + ".sql"))));
+        var ddls = TargetOf.Keys.ToDictionary(s => s, s => File.ReadAllText(Path.Combine(Root, "schemas", "legacy", s + ".sql")));
+        var sourceDbs = TargetOf.Keys.ToDictionary(s => s, s => CreateAsync(s, ddls[s], Snapshot[s]));
+        await Task.WhenAll(targetDbs.Values.Concat(sourceDbs.Values));
+        output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} 28 databases created and loaded");
         foreach (var t in Targets)
         {
-            var cs = await SharedPostgres.CreateDatabaseAsync($"{Prefix}_{t}");
-            await SharedPostgres.ExecuteAsync(cs, await File.ReadAllTextAsync(Path.Combine(Root, "schemas", "target", t + ".sql")));
-            _targets[t] = cs;
-            options.Targets.Add(new TargetOptions { Name = t, ConnectionString = cs, Mapping = Path.Combine(Root, "mappings", t + ".yaml") });
+            _targets[t] = await targetDbs[t];
+            options.Targets.Add(new TargetOptions { Name = t, ConnectionString = _targets[t], Mapping = Path.Combine(Root, "mappings", t + ".yaml") });
         }
 
         foreach (var (source, target) in TargetOf)
         {
-            var cs = await SharedPostgres.CreateDatabaseAsync($"{Prefix}_{source.Replace('-', '_')}");
-            var ddl = await File.ReadAllTextAsync(Path.Combine(Root, "schemas", "legacy", source + ".sql"));
-            await SharedPostgres.ExecuteAsync(cs, ddl);
-            await SharedPostgres.ExecuteAsync(cs, Snapshot[source]);
+            var cs = await sourceDbs[source];
             _sources[source] = cs;
-            var tables = CreateTable().Matches(ddl).Select(m => m.Groups[1].Value).ToList();
+            var tables = CreateTable().Matches(ddls[source]).Select(m => m.Groups[1].Value).ToList();
             options.Sources.Add(new SourceOptions
             {
                 Name = source,
                 ConnectionString = cs,
+                // Slots are server-wide: other test classes capture sources named wallet, fan, ... too.
+                Slot = $"{Prefix}_{source.Replace('-', '_')}",
                 Target = target,
                 Tables = tables,
                 FinancialTables = source switch
@@ -114,28 +139,43 @@ public sealed partial class ConsolidationTests(ITestOutputHelper output) : IAsyn
         var config = PipelineConfig.FromOptions(options);
         var level = Environment.GetEnvironmentVariable("PEEQ_TEST_LOG") == "debug" ? LogLevel.Debug : LogLevel.Information;
         var apps = new List<WebApplication>();
+        Task started = Task.CompletedTask;
+        Task<WebApplication>? transformAndSink = null;
         WebApplication Host(Stages stages, string? source) => PipelineHost.Build(config, _kafka.Endpoint, stages, urls: null, level, sources: source is null ? null : [source],
             configure: b => b.Logging.AddProvider(new TestOutputLoggerProvider(output, level)));
         try
         {
-            apps.Add(Host(Stages.Transform | Stages.Sink, null));
-            await apps[^1].StartAsync();
-            // One source's Capture at a time: creating a logical slot waits for every transaction open on
-            // the server, including the other sources' snapshot transactions; 22 at once on one server
-            // only wait on each other.
+            // Capture one source's slot at a time: creating a logical slot waits for every transaction
+            // with an xid open on the server (the sources share one), so 22 at once only wait on each other.
+            // The next slot is created while the previous source's snapshot is still being read. Transform and
+            // Sink start after the last one: their transactions on the same server would make each wait longer.
             foreach (var source in TargetOf.Keys)
             {
                 apps.Add(Host(Stages.Capture, source));
                 await apps[^1].StartAsync();
+                var slot = options.Source(source).SlotName;
                 var deadline = DateTime.UtcNow.AddSeconds(60);
-                while (!(await PipelineProgress.AppliedAsync(options, CancellationToken.None)).ContainsKey(source))
+                while (!await SharedPostgres.ScalarAsync<bool>(_sources[source], $"SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '{slot}' AND confirmed_flush_lsn IS NOT NULL)"))
                 {
-                    Assert.True(DateTime.UtcNow < deadline, $"source {source}: its snapshot was not applied within 60 s");
-                    await Task.Delay(100);
+                    Assert.True(DateTime.UtcNow < deadline, $"source {source}: its slot was not created within 60 s");
+                    await Task.Delay(50);
                 }
             }
 
+            output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} 22 slots created");
+            transformAndSink = Task.Run(() => Host(Stages.Transform | Stages.Sink, null));
+            started = Task.Run(async () => await (await transformAndSink).StartAsync());
+            await started;
+            output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} Transform and Sink started");
+            var applied = DateTime.UtcNow.AddSeconds(90);
+            while ((await PipelineProgress.AppliedAsync(options, CancellationToken.None)).Count < TargetOf.Count)
+            {
+                Assert.True(DateTime.UtcNow < applied, "the 22 snapshots were not applied within 90 s");
+                await Task.Delay(100);
+            }
+
             Assert.True(await PipelineProgress.WaitForDrainAsync(options, TimeSpan.FromSeconds(120), CancellationToken.None), "the snapshot did not drain");
+            output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} snapshots applied");
             foreach (var (source, statements) in ConsolidationFixture.Stream)
             {
                 foreach (var sql in statements)
@@ -145,9 +185,27 @@ public sealed partial class ConsolidationTests(ITestOutputHelper output) : IAsyn
             }
 
             Assert.True(await PipelineProgress.WaitForDrainAsync(options, TimeSpan.FromSeconds(120), CancellationToken.None), "the stream did not drain");
+
+            // A lookup into another target's identity map (shoutout-db's item ids, registered in peeq_commerce)
+            // is filled in by the Sink's sweep, not in the apply transaction: wait until only the lookups no
+            // identity answers (an item id inventory-db does not have) are pending.
+            var unanswerable = (await Lines("shoutout", "SELECT inventory_item_id FROM mux_stream WHERE inventory_item_id IS NOT NULL"))
+                .Except(await Lines("inventory", "SELECT item_id FROM inventory_item")).Count();
+            var swept = DateTime.UtcNow.AddSeconds(30);
+            while (await SharedPostgres.ScalarAsync<long>(_targets["peeq_media"], "SELECT count(*) FROM peeq_cdc.pending_lookups") > unanswerable)
+            {
+                Assert.True(DateTime.UtcNow < swept, "peeq_media's lookups into peeq_commerce were not filled in within 30 s");
+                await Task.Delay(100);
+            }
         }
         finally
         {
+            await Task.WhenAny(started);
+            if (transformAndSink is { IsCompletedSuccessfully: true })
+            {
+                apps.Insert(0, await transformAndSink);
+            }
+
             foreach (var app in Enumerable.Reverse(apps))
             {
                 await app.StopAsync();
@@ -155,6 +213,7 @@ public sealed partial class ConsolidationTests(ITestOutputHelper output) : IAsyn
             }
         }
 
+        output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} stream applied");
         var failures = new List<string>();
         async Task Check(string target, string table, params (string Source, string Sql)[] parts) =>
             await CompareAsync(target, table, parts, null, failures);

@@ -94,4 +94,32 @@ public sealed class MappingFilesTests
         var committed = File.ReadAllText(Path.Combine(SchemaFiles.Root, "docs", "mappings.md")).Replace("\r\n", "\n", StringComparison.Ordinal);
         Assert.True(expected == committed, "docs/mappings.md is out of date: run `peeq-cdc mappings doc --out docs/mappings.md` (or ./dev mappings doc --out docs/mappings.md)");
     }
+
+    [Fact]
+    public void every_mapping_file_writes_down_where_the_seed_is_incomplete_and_the_page_shows_it()
+    {
+        var files = MappingDoc.LoadFolder(Folder, "mappings");
+        var page = MappingDoc.Generate(files);
+        Assert.Contains("## Where the seed is incomplete or contradicts itself", page, StringComparison.Ordinal);
+        foreach (var f in files)
+        {
+            Assert.True(f.Decisions is { Count: > 0 }, $"{f.DisplayPath} has no decisions: entries");
+            Assert.Contains($"### {f.Target}\n", page.Replace("\r\n", "\n", StringComparison.Ordinal), StringComparison.Ordinal);
+            Assert.All(f.Decisions!, d => Assert.Contains(d.Decision.ReplaceLineEndings(" "), page, StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public void a_decision_without_what_the_seed_says_and_what_the_mapping_does_is_an_error_with_its_position()
+    {
+        var e = Assert.Throws<MappingFileException>(() => MappingFile.Parse("""
+            target: t
+            sources: [a]
+            decisions:
+              - {seed: "The seed leaves the key open.", decision: "tbd"}
+              - {decision: "The mapping derives a UUID from the key."}
+            """, "m.yaml", "m.yaml"));
+        Assert.Contains(e.Problems, p => p.StartsWith("m.yaml:4:", StringComparison.Ordinal) && p.Contains("a sentence each"));
+        Assert.Contains(e.Problems, p => p.StartsWith("m.yaml:5:", StringComparison.Ordinal) && p.Contains("seed"));
+    }
 }

@@ -90,6 +90,23 @@ public static class MappingDoc
         }
 
         sb.AppendLine();
+        sb.AppendLine("## Where the seed is incomplete or contradicts itself");
+        sb.AppendLine();
+        sb.AppendLine("What each mapping file decides where the seed leaves a question open or answers it twice (the `decisions:` of");
+        sb.AppendLine("the mapping files; docs/schemas.md has the decisions about the schemas themselves, D1-D20).");
+        sb.AppendLine();
+        foreach (var f in files.Where(f => f.Decisions is { Count: > 0 }))
+        {
+            sb.Append("### ").AppendLine(f.Target);
+            sb.AppendLine();
+            foreach (var d in f.Decisions!)
+            {
+                sb.Append("- **The seed:** ").Append(d.Seed.ReplaceLineEndings(" ")).Append(" **The mapping:** ").AppendLine(d.Decision.ReplaceLineEndings(" "));
+            }
+
+            sb.AppendLine();
+        }
+
         foreach (var f in files)
         {
             Target(sb, f);
@@ -253,6 +270,8 @@ public static class MappingDoc
             from: [{source: inventory, table: inventory_item, legacy_key: item_id, id: id}]
         exclude:                           # source tables deliberately not carried, with the reason
           - {source: celebrity, table: profile_short_links, reason: "..."}
+        decisions:                         # where the seed is incomplete or contradicts itself: what this file does
+          - {seed: "what the seed says, or does not", decision: "what the mapping does, and why"}
         ```
 
         **Operations.** A rule whose target key follows from the source key alone is *keyed*: insert and

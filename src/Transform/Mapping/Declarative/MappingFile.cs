@@ -57,6 +57,9 @@ public sealed record IdentitySpec(string Kind, ConflictSpec? Conflict, string? N
 
 public sealed record ExcludeSpec(string Source, TableId Table, string Reason, FilePosition Position);
 
+/// <summary>Where the seed is incomplete or contradicts itself (<paramref name="Seed"/>), and what the mapping does about it.</summary>
+public sealed record DecisionSpec(string Seed, string Decision, FilePosition Position);
+
 /// <summary>
 /// One mapping file (one target database), as written: target tables with the source tables that feed
 /// them, identity registrations and excluded source tables. Parsed with positions so every error names
@@ -70,7 +73,8 @@ public sealed record MappingFile(
     IReadOnlyList<string> Sources,
     IReadOnlyList<TargetTableSpec> Tables,
     IReadOnlyList<IdentitySpec> Identities,
-    IReadOnlyList<ExcludeSpec> Excludes)
+    IReadOnlyList<ExcludeSpec> Excludes,
+    IReadOnlyList<DecisionSpec>? Decisions = null)
 {
     public static MappingFile Load(string path, string? displayPath = null)
     {
@@ -127,7 +131,7 @@ public sealed record MappingFile(
 
         public MappingFile File(YamlMappingNode root, string path)
         {
-            Keys(root, "mapping file", "target", "description", "sources", "tables", "identities", "exclude");
+            Keys(root, "mapping file", "target", "description", "sources", "tables", "identities", "exclude", "decisions");
             var target = Scalar(root, "target", required: true) ?? "";
             var sources = StringList(root, "sources");
             var tables = new List<TargetTableSpec>();
@@ -177,7 +181,21 @@ public sealed record MappingFile(
                 excludes.Add(new ExcludeSpec(source, table, reason.Trim(), Pos(m)));
             }
 
-            return new MappingFile(path, display, target, Scalar(root, "description")?.Trim(), sources, tables, identities, excludes);
+            var decisions = new List<DecisionSpec>();
+            foreach (var m in Mappings(root, "decisions"))
+            {
+                Keys(m, "decision", "seed", "decision");
+                var seed = Scalar(m, "seed", required: true) ?? "";
+                var decision = Scalar(m, "decision", required: true) ?? "";
+                if (seed.Trim().Length < 10 || decision.Trim().Length < 10)
+                {
+                    Error(m, "decisions: say what the seed says or lacks (seed:) and what the mapping does (decision:), a sentence each");
+                }
+
+                decisions.Add(new DecisionSpec(seed.Trim(), decision.Trim(), Pos(m)));
+            }
+
+            return new MappingFile(path, display, target, Scalar(root, "description")?.Trim(), sources, tables, identities, excludes, decisions);
         }
 
         private TargetTableSpec Table(YamlMappingNode m, IReadOnlyList<string> sources)

@@ -55,7 +55,7 @@ public sealed class ReconcileBenchmark(int rows)
             ;
             INSERT INTO transactions
             SELECT md5('t' || g)::uuid, md5('u' || (g % 100000))::uuid, md5('i' || (g % 5000))::uuid, md5('p' || (g / 3))::uuid,
-                   ((g * 7919) % 100000) / 100.0, 1 + g % 4, CASE WHEN g % 10 = 0 THEN 'EUR' ELSE 'USD' END,
+                   ((g::bigint * 7919) % 100000) / 100.0, 1 + g % 4, CASE WHEN g % 10 = 0 THEN 'EUR' ELSE 'USD' END,
                    (ARRAY['PENDING', 'COMPLETED', 'FAILED', 'REFUNDED'])[1 + g % 4], md5('u' || (g % 100000))::uuid,
                    timestamptz '2024-01-01 00:00:00+00' + g * interval '1.000001 second'
             FROM generate_series(1, {rows}) g;
@@ -85,7 +85,7 @@ public sealed class ReconcileBenchmark(int rows)
         var lineage = TargetTables.LineageName(new Contracts.TableId("public", "transactions"));
         await Exec(targetCs, $"""
             CREATE TABLE peeq_cdc.{lineage} (id uuid NOT NULL, source text NOT NULL, origin_table text NOT NULL, origin_key jsonb NOT NULL,
-                lsn pg_lsn NOT NULL, seq bigint NOT NULL, deleted boolean NOT NULL DEFAULT false, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (id));
+                lsn pg_lsn NOT NULL, seq bigint NOT NULL, deleted boolean NOT NULL DEFAULT false, updated_at timestamptz NOT NULL DEFAULT now(), rank integer, PRIMARY KEY (id));
             INSERT INTO peeq_cdc.{lineage} (id, source, origin_table, origin_key, lsn, seq)
             SELECT id, 'transaction', 'public.transactions', jsonb_build_object('id', id), '0/1000', 1 FROM transactions;
             CREATE INDEX {lineage}_origin ON peeq_cdc.{lineage} (source, origin_table, origin_key);
@@ -96,9 +96,9 @@ public sealed class ReconcileBenchmark(int rows)
             UPDATE transactions SET status = 'TAMPERED' WHERE id = md5('t' || 500000)::uuid;
             UPDATE transactions SET price = price + 0.01 WHERE id = md5('t' || {rows - 7})::uuid;
             INSERT INTO transactions VALUES ('00000000-0000-0000-0000-00000000beef', md5('u1')::uuid, NULL, NULL, 1, 1, 'USD', 'PENDING', NULL, now());
-            VACUUM ANALYZE transactions;
-            VACUUM ANALYZE peeq_cdc.{lineage};
             """);
+        await Exec(targetCs, "VACUUM ANALYZE transactions");
+        await Exec(targetCs, $"VACUUM ANALYZE peeq_cdc.{lineage}");
         Console.Error.WriteLine($"bench: target built in {sw.Elapsed.TotalSeconds:0.0} s");
 
         var options = new PipelineOptions

@@ -191,3 +191,54 @@ CREATE TABLE IF NOT EXISTS peeq_cdc.reconciliation_runs (
     report          text
 );
 CREATE INDEX IF NOT EXISTS reconciliation_runs_finished ON peeq_cdc.reconciliation_runs (finished_at);
+
+-- Cutover (docs/cutover.md; `peeq-cdc cutover`), one domain = one target. Written only by the cutover command.
+-- cutover_runs: the domain's run: 'running' (a step may be resumed), 'rolled_back' (failed before the grant switch and
+-- unfenced), 'failed' (failed after the grant switch started: resume it), 'done'. options holds what the run was started
+-- with (service roles, fence mode), so a resumed run does what the interrupted one meant to.
+CREATE TABLE IF NOT EXISTS peeq_cdc.cutover_runs (
+    domain        text        PRIMARY KEY,
+    state         text        NOT NULL CHECK (state IN ('running', 'rolled_back', 'failed', 'done')),
+    started_at    timestamptz NOT NULL DEFAULT now(),
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    started_by    text        NOT NULL,
+    options       jsonb       NOT NULL DEFAULT '{}',
+    error         text
+);
+-- cutover_steps: one row per step of the current run once it started ('started') and when it finished ('done'), with
+-- what it did (detail). A step recorded 'done' is not done again on resume, except fence and drain, which re-check.
+CREATE TABLE IF NOT EXISTS peeq_cdc.cutover_steps (
+    domain        text        NOT NULL,
+    step          text        NOT NULL,
+    state         text        NOT NULL CHECK (state IN ('started', 'done')),
+    started_at    timestamptz NOT NULL DEFAULT now(),
+    finished_at   timestamptz,
+    detail        jsonb,
+    PRIMARY KEY (domain, step)
+);
+-- cutover_fences: per fenced source database, its default_transaction_read_only before the fence (NULL: not set), so
+-- unfencing restores exactly what was there; fence_lsn is the first fence marker's LSN (a change captured after it
+-- was written by someone the fence did not stop).
+CREATE TABLE IF NOT EXISTS peeq_cdc.cutover_fences (
+    domain        text        NOT NULL,
+    source        text        NOT NULL,
+    database      text        NOT NULL,
+    prior_setting text,
+    fence_lsn     pg_lsn,
+    fenced_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (domain, source)
+);
+-- cutover_decisions: what to do with one dangling reference (references.yaml) of one row, decided by whom and when;
+-- replayed by `cutover run`. key is the referring row's key, every value as text; placeholder maps the reference's
+-- from columns to the parent the row is attached to instead (action 'placeholder').
+CREATE TABLE IF NOT EXISTS peeq_cdc.cutover_decisions (
+    domain        text        NOT NULL,
+    reference     text        NOT NULL,
+    key           jsonb       NOT NULL,
+    action        text        NOT NULL CHECK (action IN ('delete', 'keep', 'placeholder')),
+    placeholder   jsonb,
+    decided_by    text        NOT NULL,
+    decided_at    timestamptz NOT NULL DEFAULT now(),
+    applied_at    timestamptz,
+    PRIMARY KEY (domain, reference, key)
+);

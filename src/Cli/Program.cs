@@ -41,6 +41,7 @@ public static class Program
         root.Subcommands.Add(SeedDataCommand.Create());
         root.Subcommands.Add(WorkloadCommand.Create());
         root.Subcommands.Add(MappingsCommand.Create());
+        root.Subcommands.Add(CutoverCommand.Create());
         foreach (var c in OperationsCommands.Create())
         {
             root.Subcommands.Add(c);

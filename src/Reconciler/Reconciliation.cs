@@ -114,8 +114,11 @@ public sealed class Reconciliation(PipelineConfig config, IReadOnlyDictionary<st
         return Assemble(runId, started, rounds, run, tableTotals, balanceResults, invariants, referenceResults, parked);
     }
 
-    private static TargetCatalog? Resolve(Round round, string database) =>
-        round.Targets.Values.FirstOrDefault(t => t.Snapshot.Database == database || t.Snapshot.Name == database);
+    /// <summary>A database named in the references file: a configured target by <c>reconcile.databases</c>, by name, or by its database name.</summary>
+    private TargetCatalog? Resolve(Round round, string database) =>
+        R.Databases.TryGetValue(database, out var name)
+            ? round.Targets.Values.FirstOrDefault(t => t.Snapshot.Name == name)
+            : round.Targets.Values.FirstOrDefault(t => t.Snapshot.Database == database || t.Snapshot.Name == database);
 
     /// <summary>The snapshots of one round.</summary>
     private sealed class Round : IAsyncDisposable

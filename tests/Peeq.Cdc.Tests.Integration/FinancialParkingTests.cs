@@ -91,6 +91,41 @@ public sealed class FinancialParkingTests(ITestOutputHelper output) : IAsyncLife
         private static string DerivedId(string legacy) => new Guid(MD5.HashData(Encoding.UTF8.GetBytes("create_transaction:" + legacy))).ToString();
     }
 
+    /// <summary>
+    /// A snapshot chunk is a read of the table, not a source transaction: one sub-cent balance in a financial
+    /// table parks alone (with its reason) and the rest of the snapshot lands; later transactions on other
+    /// wallets do not wait behind it.
+    /// </summary>
+    [Fact]
+    public async Task a_lossy_row_in_the_snapshot_of_a_financial_table_parks_alone()
+    {
+        var source = await SharedPostgres.CreateDatabaseAsync("financial_snap_src");
+        var target = await SharedPostgres.CreateDatabaseAsync("financial_snap_dst");
+        await SharedPostgres.ExecuteAsync(source, await File.ReadAllTextAsync(Path.Combine(Wait.RepoRoot(), "schemas", "legacy", "wallet.sql")));
+        await SharedPostgres.ExecuteAsync(target, await File.ReadAllTextAsync(Path.Combine(Wait.RepoRoot(), "schemas", "target", "peeq_commerce.sql")));
+        await SharedPostgres.ExecuteAsync(source, """
+            INSERT INTO balance_transaction (id, user_id, balance, updated_at)
+            SELECT g, ('00000000-0000-0000-0000-' || lpad(g::text, 12, '0'))::uuid, CASE WHEN g = 7 THEN 12.3450 ELSE g END, now()
+            FROM generate_series(1, 50) g;
+            """);
+        var options = PipelineHarness.Identity("wallet", source, target, _kafka.BootstrapServers, "balance_transaction", "create_transaction");
+        options.Targets[0].CreateTables = false;
+        options.Sources[0].FinancialTables = ["balance_transaction", "create_transaction"];
+        options.Sources[0].Slot = "peeq_cdc_financial_snapshot";
+        await using var stages = new StageSet(options, _kafka, output, new Dictionary<string, ITargetMapping> { ["target"] = new WalletCents("target") });
+        await stages.StartAsync();
+        Assert.True(await PipelineProgress.WaitForDrainAsync(options, TimeSpan.FromSeconds(90), CancellationToken.None));
+        Assert.Equal(49L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM user_wallets"));
+        Assert.Equal(1L, await SharedPostgres.ScalarAsync<long>(target,
+            "SELECT count(*) FROM peeq_cdc.parked_rows WHERE NOT whole_transaction AND status = 'parked' AND reason LIKE 'lossy cast: balance 12.3450%'"));
+        Assert.Equal(0L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM peeq_cdc.parked_rows WHERE whole_transaction"));
+
+        // A later transaction on another wallet flows.
+        await SharedPostgres.ExecuteAsync(source, "UPDATE balance_transaction SET balance = balance + 1, updated_at = now() WHERE id = 8");
+        Assert.True(await PipelineProgress.WaitForDrainAsync(options, TimeSpan.FromSeconds(90), CancellationToken.None));
+        Assert.Equal(900L, await SharedPostgres.ScalarAsync<long>(target, "SELECT balance::bigint FROM user_wallets WHERE user_id = '00000000-0000-0000-0000-000000000008'"));
+    }
+
     [Fact]
     public async Task wallet_transfer_with_one_lossy_value_parks_whole_and_later_transfers_on_its_wallets_wait_behind_it()
     {

@@ -53,6 +53,10 @@ public sealed class SourceApplier : IAsyncDisposable
     private List<UnifiedEvent> _openOps = [];
     private bool _openStreamed;
     private bool _openFinancial;
+
+    // Snapshot transactions seen and not yet committed: a snapshot chunk is a read, not a source
+    // transaction, so one bad row in it parks alone, never the chunk (ARCHITECTURE.md).
+    private readonly HashSet<Lsn> _snapshotTxs = [];
     private int _openParked;
     private TopicPartitionOffset? _openFirstOffset;
 
@@ -236,6 +240,11 @@ public sealed class SourceApplier : IAsyncDisposable
                 }
 
                 StartOpen(b, d.Offset);
+                if (b.Kind == TransactionKind.Snapshot)
+                {
+                    _snapshotTxs.Add(b.CommitLsn);
+                }
+
                 var accepted = Accepted;
                 _logger.LogDebug("Sink {Source}: begin {Kind} {Lsn} after {Prev}; accepted {Commit}/{End}", _source, b.Kind, b.CommitLsn, b.PrevEndLsn, accepted.Commit, accepted.End);
                 if (b.CommitLsn <= accepted.Commit)
@@ -345,7 +354,7 @@ public sealed class SourceApplier : IAsyncDisposable
         _openFirstOffset = offset;
     }
 
-    private bool IsFinancial(UnifiedEvent e) => _financial.Count > 0 && e switch
+    private bool IsFinancial(UnifiedEvent e) => _financial.Count > 0 && !_snapshotTxs.Contains(e.CommitLsn) && e switch
     {
         RowOperation r => _financial.Contains(r.Origin.Table),
         ParkedChange p => _financial.Contains(p.SourceTable),
@@ -788,6 +797,11 @@ public sealed class SourceApplier : IAsyncDisposable
             ? Math.Max(Math.Min(MinBatchTarget, _options.MaxBatchRows), _batchTarget / 2)
             : Math.Min(_options.MaxBatchRows, _batchTarget * 2);
         SinkMetrics.BatchTargetRows.WithLabels(_source).Set(_batchTarget);
+        foreach (var (commit, _) in _written)
+        {
+            _snapshotTxs.Remove(commit.CommitLsn);
+        }
+
         _written.Clear();
         _batchRows = 0;
         _batchAge.Reset();
@@ -934,6 +948,7 @@ public sealed class SourceApplier : IAsyncDisposable
         _openStreamed = false;
         _ready.Clear();
         _readyRows = 0;
+        _snapshotTxs.Clear();
         _written.Clear();
         _batchRows = 0;
         _batchAge.Reset();

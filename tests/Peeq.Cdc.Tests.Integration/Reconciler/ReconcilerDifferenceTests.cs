@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
 using Peeq.Cdc.Cli.Hosting;
 using Peeq.Cdc.Configuration;
 using Peeq.Cdc.Embedded;
@@ -8,9 +10,12 @@ using Peeq.Cdc.Tests.Integration.Infrastructure;
 namespace Peeq.Cdc.Tests.Integration.Reconciler;
 
 /// <summary>Every kind of difference is found and located to its key, and a clean pipeline reconciles clean.</summary>
-public sealed class ReconcilerDifferenceTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed partial class ReconcilerDifferenceTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private readonly EmbeddedKafka _kafka = EmbeddedKafka.Start();
+
+    /// <summary>Where the last run wrote its reports.</summary>
+    private string _lastDirectory = "";
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -24,6 +29,7 @@ public sealed class ReconcilerDifferenceTests(ITestOutputHelper output) : IAsync
     {
         var config = PipelineConfig.FromOptions(options);
         var dir = Path.Combine(Path.GetTempPath(), "peeq-reconcile-tests", name + "-" + Guid.NewGuid().ToString("N")[..6]);
+        _lastDirectory = dir;
         var report = await ReconcileRunner.RunAsync(config, Mappings.Load(config), dir, new TestOutputLoggerProvider(output, Microsoft.Extensions.Logging.LogLevel.Information).CreateLogger("reconcile"), CancellationToken.None);
         output.WriteLine(report.Summary);
         foreach (var d in report.Differences)
@@ -91,6 +97,39 @@ public sealed class ReconcilerDifferenceTests(ITestOutputHelper output) : IAsync
             Assert.Equal(4, report.Totals.Differences);
             Assert.Equal(1, report.TableTotals.Single(t => t.TargetTable == "public.wallets").UnattributedRows);
             Assert.Contains(report.Checksums, x => x.TargetTable == "public.accounts" && x.RangesDiffering >= 1 && x.ExpectedDigest != x.TargetDigest);
+
+            // The HTML report, rendered by a real browser, shows the JSON report's verdict, totals and differences.
+            await AssertHtmlAgreesWithJsonAsync(_lastDirectory, real);
+
+            // The command as operators run it: exit code 1 on a real difference; every run in the control table.
+            var configPath = PipelineHarness.WriteConfig(options, Path.Combine(Path.GetTempPath(), $"recdiff-{Guid.NewGuid():N}.yaml"));
+            var outDir = Path.Combine(Path.GetTempPath(), "peeq-reconcile-tests", "command-" + Guid.NewGuid().ToString("N")[..6]);
+            var (code, printed, _) = await PipelineProcess.RunAsync(TimeSpan.FromMinutes(3), "reconcile", "--config", configPath, "--out", outDir);
+            output.WriteLine(printed);
+            Assert.Equal(1, code);
+            Assert.True(File.Exists(Path.Combine(outDir, ReportFiles.Html)), printed);
+            Assert.Equal("clean,different,different", await SharedPostgres.ScalarAsync<string>(target,
+                "SELECT string_agg(verdict, ',' ORDER BY finished_at) FROM peeq_cdc.reconciliation_runs"));
         }
     }
+
+    private async Task AssertHtmlAgreesWithJsonAsync(string directory, IReadOnlyList<RowDifference> real)
+    {
+        HeadlessChromium.Executable();
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(directory, ReportFiles.Json)));
+        var dom = await HeadlessChromium.DumpDomAsync(new Uri(Path.Combine(directory, ReportFiles.Html)).AbsoluteUri, 500, output);
+        var shown = DataTotal().Matches(dom).ToDictionary(m => m.Groups[1].Value, m => long.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture));
+        var totals = json.RootElement.GetProperty("totals").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt64());
+        output.WriteLine($"html totals: {string.Join(", ", shown.Select(x => $"{x.Key}={x.Value}"))}");
+        Assert.Equal(totals.OrderBy(x => x.Key, StringComparer.Ordinal), shown.OrderBy(x => x.Key, StringComparer.Ordinal));
+        Assert.Equal(json.RootElement.GetProperty("verdict").GetString()!.ToLowerInvariant(), DataVerdict().Match(dom).Groups[1].Value);
+        var text = System.Net.WebUtility.HtmlDecode(dom);
+        Assert.All(real, d => Assert.Contains(d.Key, text, StringComparison.Ordinal));
+    }
+
+    [GeneratedRegex("data-total=\"([a-z_]+)\">(-?[0-9]+)<")]
+    private static partial Regex DataTotal();
+
+    [GeneratedRegex("data-verdict=\"([a-z]+)\"")]
+    private static partial Regex DataVerdict();
 }

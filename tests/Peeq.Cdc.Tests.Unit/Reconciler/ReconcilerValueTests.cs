@@ -5,7 +5,7 @@ using Peeq.Cdc.Reconciler.Reports;
 using Peeq.Cdc.Reconciler.Values;
 using Peeq.Cdc.Schema;
 
-namespace Peeq.Cdc.Tests.Unit;
+namespace Peeq.Cdc.Tests.Unit.Reconciler;
 
 public sealed class ExactDecimalTests
 {

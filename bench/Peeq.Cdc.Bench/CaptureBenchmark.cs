@@ -1,0 +1,59 @@
+using System.Diagnostics;
+using Peeq.Cdc.Capture;
+using Peeq.Cdc.Cli.Hosting;
+
+namespace Peeq.Cdc.Bench;
+
+/// <summary>
+/// Capture alone against pg_recvlogical on the same WAL: N row changes (half inserts, half updates, in
+/// transactions of 1–100 rows) committed while nothing runs; then pg_recvlogical decodes them from its own
+/// pgoutput slot with the pipeline's publication, and Capture (the only stage running, its in-flight
+/// window opened wide because no Sink drains it) turns them into raw events on the broker. Capture is
+/// timed from start until it has produced the commit of the last transaction.
+/// </summary>
+public sealed class CaptureBenchmark(int changes)
+{
+    public async Task<CaptureBenchResult> RunAsync()
+    {
+        await using var rig = await BenchRig.StartAsync("capture");
+        await rig.PrepareAsync();
+        await BenchRig.Exec(rig.SourceCs, "SELECT pg_create_logical_replication_slot('bench_recvlogical', 'pgoutput')");
+        var (endLsn, transactions) = await rig.WriteBacklogAsync(changes);
+        var recv = await rig.RecvLogicalAsync("bench_recvlogical", endLsn);
+
+        // No Sink drains the window here: let Capture run ahead (the broker drops what it cannot hold, which
+        // does not matter for a rate measured at the producer).
+        rig.Options.Capture.InFlightBytes = long.MaxValue / 4;
+        var produced = CaptureMetrics.Transactions.WithLabels("bench", "transaction");
+        var start = produced.Value;
+        BenchRig.ResetPeakRss();
+        var sw = Stopwatch.StartNew();
+        var app = await rig.StartPipelineAsync(Stages.Capture);
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(30);
+        while (produced.Value - start < transactions)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Capture produced {produced.Value - start} of {transactions} transactions");
+            }
+
+            await Task.Delay(5);
+        }
+
+        sw.Stop();
+        var peak = BenchRig.PeakRssBytes();
+        await app.StopAsync();
+        await app.DisposeAsync();
+        return new CaptureBenchResult(changes, transactions, sw.Elapsed.TotalSeconds, recv.TotalSeconds, peak);
+    }
+}
+
+public sealed record CaptureBenchResult(int Changes, int Transactions, double CaptureSeconds, double RecvLogicalSeconds, long PeakRssBytes)
+{
+    public double CaptureRowsPerSecond => Changes / CaptureSeconds;
+
+    public double RecvLogicalRowsPerSecond => Changes / RecvLogicalSeconds;
+
+    /// <summary>Capture's rate as a fraction of pg_recvlogical's (target ≥ 0.7).</summary>
+    public double Ratio => RecvLogicalSeconds / CaptureSeconds;
+}

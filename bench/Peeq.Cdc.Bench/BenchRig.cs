@@ -51,7 +51,7 @@ public sealed class BenchRig : IAsyncDisposable
     /// <summary>Starts both servers and the broker and creates the source table (optionally filled with <paramref name="preload"/> rows).</summary>
     public static async Task<BenchRig> StartAsync(string name, long preload = 0)
     {
-        var settings = new Dictionary<string, string> { ["track_commit_timestamp"] = "on" };
+        var settings = StatementProfile.Settings;
         var legacy = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions { Name = $"bench-{name}-legacy", Settings = settings });
         var target = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions { Name = $"bench-{name}-target", Settings = settings });
         var kafka = EmbeddedKafka.Start();

@@ -33,6 +33,7 @@ public sealed class SliceBenchmark(int changes)
         await rig.WaitAppliedAsync(Lsn.Parse(endLsn), TimeSpan.FromMinutes(30));
         pipe.Stop();
         var peakRss = BenchRig.PeakRssBytes();
+        await StatementProfile.ReportAsync(rig.TargetCs, pipe.Elapsed, rig.TargetServer.LogFile);
         await app.StopAsync();
         await app.DisposeAsync();
 

@@ -108,6 +108,8 @@ public sealed class FinancialParkingTests(ITestOutputHelper output) : IAsyncLife
         var options = PipelineHarness.Identity("wallet", source, target, _kafka.BootstrapServers, "balance_transaction", "create_transaction");
         options.Targets[0].CreateTables = false;
         options.Sources[0].FinancialTables = ["balance_transaction", "create_transaction"];
+        // Slots are per server: ConsolidationTests has a source named wallet on the same test server.
+        options.Sources[0].Slot = "peeq_cdc_financial_wallet";
         options.Sink.MaintenanceInterval = TimeSpan.FromMilliseconds(300);
         await using var stages = new StageSet(options, _kafka, output, new Dictionary<string, ITargetMapping> { ["target"] = new WalletCents("target") });
         await stages.StartAsync();

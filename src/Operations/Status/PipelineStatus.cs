@@ -32,7 +32,7 @@ public sealed record PipelineStatus(
 /// <param name="LatencyMeanSeconds">Mean source-commit-to-target-commit latency since the Sink started.</param>
 /// <param name="LatencyP99Seconds">99th percentile latency over the last 30 seconds (null without observations).</param>
 /// <param name="ParkedRows">Rows of this source parked in its target and not yet resolved.</param>
-/// <param name="HeldRows">Rows waiting behind a parked financial transaction (when the Sink exports peeq_cdc_sink_held_rows).</param>
+/// <param name="HeldRows">Source transactions waiting behind a parked financial transaction (peeq_cdc_sink_held_transactions).</param>
 public sealed record SourceStatus(
     string Name,
     string Target,

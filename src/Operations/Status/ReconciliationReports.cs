@@ -37,6 +37,13 @@ public sealed class ReconciliationReports(string directory)
                     continue;
                 }
 
+                // A report written by an older version (no totals) is listed as a problem, not read half.
+                if (report.Totals is null || report.Counts is null || report.Errors is null)
+                {
+                    problems.Add($"report {f.FullName}: not a reconciliation report of this version (no totals)");
+                    continue;
+                }
+
                 var links = f.Directory!.EnumerateFiles("reconciliation.*")
                     .OrderBy(x => x.Extension == ".html" ? 0 : 1).ThenBy(x => x.Name, StringComparer.Ordinal)
                     .Select(x => new ReportLink(x.Extension.TrimStart('.'), UrlPrefix + Uri.EscapeDataString(Path.GetRelativePath(Directory, x.FullName)).Replace("%2F", "/", StringComparison.Ordinal)))

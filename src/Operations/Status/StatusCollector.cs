@@ -147,7 +147,7 @@ public sealed class StatusCollector : IAsyncDisposable
                 latencyCount is > 0 ? latencySum / latencyCount : null,
                 MetricsSnapshot.Quantile(0.99, window),
                 target.Parked.TryGetValue(s.Name, out var parked) ? parked : target.Reachable ? 0 : null,
-                metrics.Sum("peeq_cdc_sink_held_rows", src),
+                metrics.Sum("peeq_cdc_sink_held_transactions", src),
                 snapshot,
                 transformLag, sinkLag));
         }

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Peeq.Cdc.Bench;
 
-// bench/run [slice|capture|latency|snapshot|sink|seed|reconcile|all] [count] [outDir]
+// bench/run [slice|capture|latency|snapshot|sink|bigtx|seed|reconcile|all] [count] [outDir]
 var which = args.Length > 0 && !char.IsAsciiDigit(args[0][0]) ? args[0] : "slice";
 var rest = args.Length > 0 && char.IsAsciiDigit(args[0][0]) ? args : args.Skip(1).ToArray();
 if (which == "reconcile")
@@ -49,6 +49,30 @@ switch (which)
             Console.Error.WriteLine($"bench: sink {summary.Sink.SinkRowsPerSecond:N0} rows/s");
             summary.Reconcile = await new ReconcileBenchmark(n).RunAsync();
             return await Write("all", summary.Markdown(), summary, summary.Correct);
+        }
+
+    case "bigtx":
+        {
+            var c = await new LargeTransactionBenchmark(Size(1_000_000)).RunAsync();
+            var cmd = $"""
+                # Capture benchmark: one large transaction, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC
+
+                One source transaction of {c.Rows:N0} inserted rows committed while the pipeline was stopped, then applied from the
+                slot by the whole pipeline in one process (Capture, Transform, Sink, the embedded broker). Legacy and target
+                PostgreSQL 15 share this machine ({Environment.ProcessorCount} cores). pgoutput protocol 1: the walsender spills
+                the transaction and sends it at commit; Capture produces it row by row inside its in-flight window.
+
+                | figure | value |
+                |---|---|
+                | pipeline, start → transaction applied in the target | {c.Pipeline.TotalSeconds:0.00} s, {c.PipelineRowsPerSecond:N0} rows/s |
+                | baseline: pg_recvlogical decoding the same WAL (pgoutput, same publication) | {c.RecvLogical.TotalSeconds:0.00} s |
+                | ratio: pipeline / decode baseline | {c.Ratio:0.0}× |
+                | bytes Capture produced for the transaction | {c.ProducedBytes / 1048576.0:0.0} MiB |
+                | Capture's peak in-flight bytes (window {c.InFlightLimitBytes / 1024:N0} KiB) | {c.InFlightPeakBytes / 1024.0:N0} KiB |
+                | process RSS before the pipeline started / peak RSS before / peak RSS after | {c.RssBeforePipeline / 1048576.0:0} / {c.PeakRssBeforePipeline / 1048576.0:0} / {c.PeakRss / 1048576.0:0} MiB |
+                | target holds every row | {(c.TargetComplete ? "yes" : "NO")} |
+                """;
+            return await Write("bigtx", cmd, c, c.TargetComplete);
         }
 
     case "capture":

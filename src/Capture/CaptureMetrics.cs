@@ -29,6 +29,9 @@ public static class CaptureMetrics
     public static readonly Gauge InFlightBytes = Metrics.CreateGauge(
         "peeq_cdc_capture_in_flight_bytes", "Bytes produced to Kafka that the Sink has not yet received or applied.", "source");
 
+    public static readonly Gauge InFlightPeakBytes = Metrics.CreateGauge(
+        "peeq_cdc_capture_in_flight_peak_bytes", "The most bytes ever in flight at once since the process started (bounded by the in-flight window plus one message).", "source");
+
     public static readonly Gauge Paused = Metrics.CreateGauge(
         "peeq_cdc_capture_backpressure_paused", "1 while Capture waits for the Sink (in-flight window full).", "source");
 

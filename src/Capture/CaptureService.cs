@@ -51,7 +51,7 @@ public sealed class CaptureService(PipelineConfig config, KafkaEndpoint kafka, I
         var target = options.Target(source.Target);
         await using var control = NpgsqlDataSource.Create(PgConnections.Prepare(source.ConnectionString, $"peeq-cdc capture {source.Name}", 10));
         await using var targetDb = NpgsqlDataSource.Create(PgConnections.Prepare(target.ConnectionString, $"peeq-cdc capture {source.Name}", 10));
-        var window = new InFlightWindow(options.Capture.InFlightBytes);
+        var window = new InFlightWindow(options.Capture.InFlightBytes, CaptureMetrics.InFlightPeakBytes.WithLabels(source.Name));
         var raw = new RawEventProducer(producer, source.Name, Topics.Raw(options.Kafka.TopicPrefix, source.Name), window);
         var delay = options.Capture.RetryDelay;
         while (!ct.IsCancellationRequested)

@@ -7,14 +7,27 @@ namespace Peeq.Cdc.Capture.Position;
 /// reading the slot while this exceeds its limit (backpressure), which bounds both Capture's memory and
 /// how much the broker must hold: the embedded broker keeps only ~5 MiB per partition.
 /// </summary>
-public sealed class InFlightWindow(long limitBytes)
+public sealed class InFlightWindow(long limitBytes, Prometheus.Gauge.Child? peak = null)
 {
     private readonly Queue<(SourcePosition Position, long Bytes)> _entries = new();
     private readonly Lock _lock = new();
     private TaskCompletionSource _room = NewSignal();
     private long _inFlight;
+    private long _peak;
 
     public long LimitBytes { get; } = limitBytes;
+
+    /// <summary>The most bytes ever in flight at once (at most the limit plus one message).</summary>
+    public long PeakBytes
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _peak;
+            }
+        }
+    }
 
     public long InFlightBytes
     {
@@ -34,6 +47,13 @@ public sealed class InFlightWindow(long limitBytes)
         {
             _entries.Enqueue((position, bytes));
             _inFlight += bytes;
+            if (_inFlight > _peak)
+            {
+                // The proof that memory stays bounded whatever the transaction size: set only when it grows.
+                _peak = _inFlight;
+                peak?.Set(_peak);
+            }
+
             if (_inFlight > LimitBytes && _room.Task.IsCompleted)
             {
                 _room = NewSignal();

@@ -105,16 +105,28 @@ public static class ReplicationSetup
         var keyed = tables.Values.Where(t => !PreparedSource.IsAppendOnly(t)).Select(t => t.Id).OrderBy(t => t).ToList();
         var appendOnly = tables.Values.Where(PreparedSource.IsAppendOnly).Select(t => t.Id).OrderBy(t => t).ToList();
         var publications = new List<string>();
-        if (keyed.Count > 0)
+        foreach (var (publication, list, publish) in new[]
         {
-            await EnsurePublicationAsync(conn, source, source.PublicationName, keyed, "insert, update, delete, truncate", logger, ct);
-            publications.Add(source.PublicationName);
-        }
+            (source.PublicationName, keyed, "insert, update, delete, truncate"),
+            (AppendPublication(source), appendOnly, "insert, truncate"),
+        })
+        {
+            // Both publications exist from the start, even empty: the slot decodes old WAL with the catalog as
+            // it was then, so a publication created later (for the first append-only table added to a running
+            // source) would be "does not exist" for every change before its creation.
+            if (list.Count == 0 && !source.CreateReplicationObjects)
+            {
+                if (await conn.ExecuteScalarAsync<bool>(new CommandDefinition(
+                    "SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = @publication)", new { publication }, cancellationToken: ct)))
+                {
+                    publications.Add(publication);
+                }
 
-        if (appendOnly.Count > 0)
-        {
-            await EnsurePublicationAsync(conn, source, AppendPublication(source), appendOnly, "insert, truncate", logger, ct);
-            publications.Add(AppendPublication(source));
+                continue;
+            }
+
+            await EnsurePublicationAsync(conn, source, publication, list, publish, logger, ct);
+            publications.Add(publication);
         }
 
         await CheckSlotCapacityAsync(conn, source, settings, ct);
@@ -150,9 +162,13 @@ public static class ReplicationSetup
         }
 
         var tableList = string.Join(", ", tables.Select(t => t.Quoted));
-        var sql = exists
-            ? $"ALTER PUBLICATION {Sql.QuoteIdent(publication)} SET TABLE {tableList}"
-            : $"CREATE PUBLICATION {Sql.QuoteIdent(publication)} FOR TABLE {tableList} WITH (publish = {Sql.QuoteLiteral(publish)})";
+        var sql = (exists, tables.Count > 0) switch
+        {
+            (true, true) => $"ALTER PUBLICATION {Sql.QuoteIdent(publication)} SET TABLE {tableList}",
+            (true, false) => $"ALTER PUBLICATION {Sql.QuoteIdent(publication)} DROP TABLE {string.Join(", ", current.Select(t => t.Quoted))}",
+            (false, true) => $"CREATE PUBLICATION {Sql.QuoteIdent(publication)} FOR TABLE {tableList} WITH (publish = {Sql.QuoteLiteral(publish)})",
+            (false, false) => $"CREATE PUBLICATION {Sql.QuoteIdent(publication)} WITH (publish = {Sql.QuoteLiteral(publish)})",
+        };
         try
         {
             await conn.ExecuteAsync(new CommandDefinition(sql, cancellationToken: ct));
@@ -164,7 +180,8 @@ public static class ReplicationSetup
                 + "Either grant the capture role ownership of the tables and CREATE on the database, or have a DBA create the publication and set createReplicationObjects: false.", e);
         }
 
-        logger.LogInformation("Source {Source}: publication {Publication} {Action} with {Tables}", source.Name, publication, exists ? "altered" : "created", tableList);
+        logger.LogInformation("Source {Source}: publication {Publication} {Action} with {Tables}", source.Name, publication, exists ? "altered" : "created",
+            tables.Count > 0 ? tableList : "no tables yet");
     }
 
     private static async Task CheckSlotCapacityAsync(NpgsqlConnection conn, SourceOptions source, Dictionary<string, string> settings, CancellationToken ct)

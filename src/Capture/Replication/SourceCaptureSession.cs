@@ -380,7 +380,7 @@ public sealed class SourceCaptureSession
                 case RelationMessage r:
                     {
                         var (rel, changed) = await relations.UpdateAsync(r, ct);
-                        if (changed)
+                        if (changed && ctx.Source.Tables.ContainsKey(rel.Table))
                         {
                             if (tx.Open)
                             {
@@ -525,8 +525,12 @@ public sealed class SourceCaptureSession
         CaptureMetrics.Paused.WithLabels(_name).Set(0);
     }
 
-    /// <summary>A change of a table whose pending exported-snapshot read already holds it.</summary>
-    private bool Suppressed(TransactionState tx, CapturedRelation rel) => _tracker.SuppressChange(rel.Table, tx.CommitLsn);
+    /// <summary>
+    /// A change of a table no longer captured (the slot still holds WAL from before the publication lost it:
+    /// removing a table means its changes stop), or of a table whose pending exported-snapshot read already holds it.
+    /// </summary>
+    private bool Suppressed(TransactionState tx, CapturedRelation rel) =>
+        !ctx.Source.Tables.ContainsKey(rel.Table) || _tracker.SuppressChange(rel.Table, tx.CommitLsn);
 
     /// <summary>Tells the tracker which rows a change touched, when a snapshot of its table is running.</summary>
     private void Watch(CapturedRelation rel, byte[] key, CapturedRow? before)

@@ -31,6 +31,11 @@ public sealed partial class SchemaChanges(TargetTables tables, string target, st
     // Definitions changed inside the open target transaction: other connections do not see them yet.
     private readonly Dictionary<TableId, TargetTable> _pending = [];
     private readonly Dictionary<TableId, string> _parked = [];
+    private readonly Dictionary<TableId, long> _parkedGeneration = [];
+
+    // Snapshots completed by commits received but not yet committed to the target: changes after such a
+    // commit flow again, though the park is only cleared (SnapshotProgress) when the batch commits.
+    private readonly Dictionary<TableId, (long Generation, Lsn At)> _completedAt = [];
     private bool _loaded;
 
     /// <summary>The source tables parked for this source, with the reason.</summary>
@@ -49,12 +54,14 @@ public sealed partial class SchemaChanges(TargetTables tables, string target, st
         }
 
         _parked.Clear();
-        var rows = await conn.QueryAsync<(string schema, string name, string reason)>(new CommandDefinition(
-            "SELECT source_schema_name, source_table_name, parked_reason FROM peeq_cdc.source_table_state WHERE source = @source AND parked_reason IS NOT NULL",
+        _parkedGeneration.Clear();
+        var rows = await conn.QueryAsync<(string schema, string name, string reason, long generation)>(new CommandDefinition(
+            "SELECT source_schema_name, source_table_name, parked_reason, coalesce(parked_generation, 0) FROM peeq_cdc.source_table_state WHERE source = @source AND parked_reason IS NOT NULL",
             new { source }, cancellationToken: ct));
-        foreach (var (schema, name, reason) in rows)
+        foreach (var (schema, name, reason, generation) in rows)
         {
             _parked[new TableId(schema, name)] = reason;
+            _parkedGeneration[new TableId(schema, name)] = generation;
         }
 
         _loaded = true;
@@ -69,6 +76,29 @@ public sealed partial class SchemaChanges(TargetTables tables, string target, st
         }
 
         _pending.Clear();
+        _completedAt.Clear();
+    }
+
+    /// <summary>Everything not committed was dropped (the applier resets): commits will be received again.</summary>
+    public void Reset()
+    {
+        RolledBack();
+        _completedAt.Clear();
+    }
+
+    /// <summary>
+    /// A source commit was received whole: a snapshot it completes unparks its table for every change
+    /// after it (when its generation is newer than the park), even within the same target transaction.
+    /// </summary>
+    public void Received(UnifiedCommit commit)
+    {
+        foreach (var m in commit.Snapshot ?? [])
+        {
+            if (m.Done && !_completedAt.ContainsKey(m.Table))
+            {
+                _completedAt[m.Table] = (m.Generation, commit.CommitLsn);
+            }
+        }
     }
 
     /// <summary>The target transaction (or part of it) was rolled back: forget what it changed, reread the parked tables.</summary>
@@ -79,10 +109,16 @@ public sealed partial class SchemaChanges(TargetTables tables, string target, st
     }
 
     /// <summary>A snapshot completed after the park: the table flows again.</summary>
-    public void Unparked(TableId table) => _parked.Remove(table);
+    public void Unparked(TableId table)
+    {
+        _parked.Remove(table);
+        _parkedGeneration.Remove(table);
+    }
 
     /// <summary>True when <paramref name="op"/> must be parked because its source table is. Snapshot rows still apply: a re-snapshot is how a parked table comes back.</summary>
-    public bool Diverts(RowOperation op) => !op.Snapshot && _parked.ContainsKey(op.Origin.Table);
+    public bool Diverts(RowOperation op) =>
+        !op.Snapshot && _parked.ContainsKey(op.Origin.Table)
+        && !(_completedAt.TryGetValue(op.Origin.Table, out var done) && done.Generation > _parkedGeneration.GetValueOrDefault(op.Origin.Table) && op.CommitLsn > done.At);
 
     public async Task ApplyAsync(NpgsqlConnection conn, UnifiedEvent e, CancellationToken ct)
     {
@@ -238,7 +274,14 @@ public sealed partial class SchemaChanges(TargetTables tables, string target, st
             targets = targets.Select(t => t.ToString()).ToArray(),
         }, cancellationToken: ct));
         await SnapshotProgress.RefreshTableStateAsync(conn, source, sourceTable, ct);
-        _parked.TryAdd(sourceTable, reason);
+        if (_parked.TryAdd(sourceTable, reason))
+        {
+            _parkedGeneration[sourceTable] = await conn.ExecuteScalarAsync<long>(new CommandDefinition(
+                "SELECT coalesce(parked_generation, 0) FROM peeq_cdc.source_table_state WHERE source = @source AND source_schema_name = @schema AND source_table_name = @name",
+                new { source, schema = sourceTable.Schema, name = sourceTable.Name }, cancellationToken: ct));
+            _completedAt.Remove(sourceTable);
+        }
+
         TablesParked.WithLabels(source, sourceTable.ToString()).Inc();
         logger?.LogWarning("Sink {Source}: source table {Table} is parked from {Lsn} on ({Reason}); its changes go to peeq_cdc.parked_rows until it is re-snapshotted "
             + "(peeq-cdc snapshot --source {Source} --table {Table}) after the mapping or the target is fixed", source, sourceTable, at, reason, source, sourceTable);

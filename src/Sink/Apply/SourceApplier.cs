@@ -385,6 +385,7 @@ public sealed class SourceApplier : IAsyncDisposable
                     _openOps = [];
                 }
 
+                _writer.Schema.Received(c);
                 _receivedPosition = new SourcePosition(c.CommitLsn, long.MaxValue);
                 if (!_batchAge.IsRunning)
                 {
@@ -993,6 +994,7 @@ public sealed class SourceApplier : IAsyncDisposable
         }
 
         _writer.RolledBack();
+        _writer.Schema.Reset();
         _tx = null;
         _conn = null;
         _txDirty = false;

@@ -56,14 +56,14 @@ public sealed class SnapshotTests(ITestOutputHelper output) : IAsyncLifetime
     {
         var source = await SharedPostgres.CreateDatabaseAsync("snap_kill_src");
         var target = await SharedPostgres.CreateDatabaseAsync("snap_kill_dst");
-        await SharedPostgres.ExecuteAsync(source, Items + "; INSERT INTO items SELECT g, 0, repeat(md5(g::text), 4) FROM generate_series(1, 200000) g");
+        await SharedPostgres.ExecuteAsync(source, Items + "; INSERT INTO items SELECT g, 0, repeat(md5(g::text), 4) FROM generate_series(1, 100000) g");
         var options = PipelineHarness.Identity("snapkill", source, target, _kafka.BootstrapServers, "items");
         options.Capture.SnapshotChunkRows = 1000;
         var config = PipelineHarness.WriteConfig(options, Path.Combine(Path.GetTempPath(), $"peeq-snapkill-{Guid.NewGuid():N}.yaml"));
         await Kafka.PipelineTopics.EnsureAllAsync(_kafka, options, CancellationToken.None);
 
         using var stop = new CancellationTokenSource();
-        var writer = Task.Run(() => CaptureProbe.KeepBusyAsync(source, "items", 200000, stop.Token, seed: 5));
+        var writer = Task.Run(() => CaptureProbe.KeepBusyAsync(source, "items", 100000, stop.Token, seed: 5));
         await using var second = await RunKilledThenAgainAsync(config, target, stop);
         await CaptureProbe.WaitForSnapshotAsync(target, "snapkill", "items", timeout: TimeSpan.FromSeconds(240));
         await stop.CancelAsync();
@@ -190,14 +190,14 @@ public sealed class SnapshotTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(0L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM peeq_cdc.source_table_state WHERE source_table = 'public.items'"));
     }
 
-    /// <summary>Starts the pipeline, kills it with SIGKILL once 20,000 snapshot rows are applied, starts it again.</summary>
+    /// <summary>Starts the pipeline, kills it with SIGKILL once 10,000 snapshot rows are applied, starts it again.</summary>
     private async Task<PipelineProcess> RunKilledThenAgainAsync(string config, string target, CancellationTokenSource writer)
     {
         await using (var first = PipelineProcess.Start(output, "run", "--config", config, "--http", "off"))
         {
             try
             {
-                var rowsAtKill = await WaitForSnapshotRowsAsync(target, "snapkill", 20000);
+                var rowsAtKill = await WaitForSnapshotRowsAsync(target, "snapkill", 10000);
                 first.Kill9();
                 output.WriteLine($"killed with {rowsAtKill} snapshot rows applied");
             }

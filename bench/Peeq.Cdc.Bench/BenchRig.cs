@@ -60,7 +60,8 @@ public sealed class BenchRig : IAsyncDisposable
         await Exec(sourceCs, Table);
         if (preload > 0)
         {
-            await Exec(sourceCs, $"INSERT INTO rows SELECT g, md5(g::text)::uuid, (g % 100000) / 100.0, 'row ' || g, now() FROM generate_series(1, {preload}) g; VACUUM ANALYZE rows");
+            await Exec(sourceCs, $"INSERT INTO rows SELECT g, md5(g::text)::uuid, (g % 100000) / 100.0, 'row ' || g, now() FROM generate_series(1, {preload}) g");
+            await Exec(sourceCs, "VACUUM ANALYZE rows");
         }
 
         return new BenchRig(legacy, target, kafka, sourceCs, targetCs);

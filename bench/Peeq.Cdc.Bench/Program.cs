@@ -37,18 +37,32 @@ switch (which)
             var n = Size(100_000);
             var summary = new Summary(n);
             Console.Error.WriteLine($"bench: all benchmarks at {n:N0}");
-            summary.Capture = await new CaptureBenchmark(n).RunAsync();
-            Console.Error.WriteLine($"bench: capture {summary.Capture.CaptureRowsPerSecond:N0} rows/s");
-            summary.Slice = await new SliceBenchmark(n).RunAsync();
-            Console.Error.WriteLine($"bench: end-to-end {summary.Slice.PipelineRowsPerSecond:N0} rows/s");
-            summary.Latency = await new LatencyBenchmark(Math.Clamp(n / 5_000, 10, 60)).RunAsync();
-            Console.Error.WriteLine($"bench: latency p50 {summary.Latency.P50Ms:0} ms p99 {summary.Latency.P99Ms:0} ms");
-            summary.Snapshot = await new SnapshotBenchmark(n).RunAsync();
-            Console.Error.WriteLine($"bench: snapshot {summary.Snapshot.RowsPerSecond:N0} rows/s");
-            summary.Sink = await new SinkBenchmark(n).RunAsync();
-            Console.Error.WriteLine($"bench: sink {summary.Sink.SinkRowsPerSecond:N0} rows/s");
-            summary.Reconcile = await new ReconcileBenchmark(n).RunAsync();
-            return await Write("all", summary.Markdown(), summary, summary.Correct);
+
+            // Each benchmark's figures are written as soon as it ends; one that fails is named in the table.
+            async Task Step(string name, Func<Task> run)
+            {
+                try
+                {
+                    await run();
+                }
+                catch (Exception e)
+                {
+                    Console.Error.WriteLine($"bench: {name} failed: {e}");
+                    summary.Failures.Add($"{name}: {e.GetType().Name}: {e.Message}");
+                }
+
+                await File.WriteAllTextAsync(Path.Combine(outDir, $"{stamp}-all.md"), summary.Markdown() + "\n");
+                await File.WriteAllTextAsync(Path.Combine(outDir, $"{stamp}-all.json"), JsonSerializer.Serialize(summary, json));
+            }
+
+            await Step("capture", async () => summary.Capture = await new CaptureBenchmark(n).RunAsync());
+            await Step("slice", async () => summary.Slice = await new SliceBenchmark(n).RunAsync());
+            await Step("latency", async () => summary.Latency = await new LatencyBenchmark(Math.Clamp(n / 5_000, 10, 60)).RunAsync());
+            await Step("snapshot", async () => summary.Snapshot = await new SnapshotBenchmark(n).RunAsync());
+            await Step("sink", async () => summary.Sink = await new SinkBenchmark(n).RunAsync());
+            await Step("reconcile", async () => summary.Reconcile = await new ReconcileBenchmark(n).RunAsync());
+            await Step("bigtx", async () => summary.LargeTransaction = await new LargeTransactionBenchmark(n).RunAsync());
+            return await Write("all", summary.Markdown(), summary, summary.Correct && summary.Failures.Count == 0);
         }
 
     case "bigtx":

@@ -24,6 +24,11 @@ public sealed class Summary(int size)
 
     public ReconcileBenchResult? Reconcile { get; set; }
 
+    public LargeTransactionBenchResult? LargeTransaction { get; set; }
+
+    /// <summary>Benchmarks that failed, with the error.</summary>
+    public List<string> Failures { get; } = [];
+
     /// <summary>Every benchmark that checks its result found it right.</summary>
     public bool Correct => Slice?.TargetEqualsBaseline != false && Snapshot?.TargetEqualsBaseline != false && Sink?.TargetEqualsBaseline != false
         && (Reconcile is null || Reconcile.DifferencesFound == Reconcile.DifferencesInjected);
@@ -82,6 +87,12 @@ public sealed class Summary(int size)
                 $"staged binary COPY + one upsert: {k.CopyUpsert.TotalSeconds:0.00} s", $"{k.Ratio:0.00}× its time", "(informative)", null);
         }
 
+        if (LargeTransaction is { } x)
+        {
+            Row(b, $"one {x.Rows:N0}-row source transaction end to end", $"{x.Pipeline.TotalSeconds:0.00} s, {x.PipelineRowsPerSecond:N0} rows/s; Capture's peak in-flight {x.InFlightPeakBytes / 1024.0:N0} KiB (window {x.InFlightLimitBytes / 1024:N0} KiB); peak RSS {x.PeakRss / 1048576.0:0} MiB (before {x.PeakRssBeforePipeline / 1048576.0:0} MiB)",
+                $"pg_recvlogical {x.RecvLogical.TotalSeconds:0.00} s", $"{x.Ratio:0.0}× its time", "memory bounded", null);
+        }
+
         var peaks = new List<string>();
         if (Capture is not null)
         {
@@ -111,6 +122,11 @@ public sealed class Summary(int size)
         if (peaks.Count > 0)
         {
             Row(b, "peak RSS during each run, MiB (one process: the stages and the embedded broker together)", string.Join(", ", peaks), "", "", "bounded", null);
+        }
+
+        foreach (var f in Failures)
+        {
+            b.Append(CultureInfo.InvariantCulture, $"\nFAILED: {f}\n");
         }
 
         return b.ToString();

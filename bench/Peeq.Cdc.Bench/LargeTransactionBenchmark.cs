@@ -58,6 +58,7 @@ public sealed class LargeTransactionBenchmark(int rows)
         await Exec(sourceCs, "SELECT pg_drop_replication_slot('bench_recvlogical')");
 
         GC.Collect();
+        ResetPeakRss();
         var rssBefore = CurrentRssBytes();
         var peakBefore = PeakRssBytes();
         var pipe = Stopwatch.StartNew();

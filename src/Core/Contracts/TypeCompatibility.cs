@@ -82,6 +82,7 @@ public static partial class TypeCompatibility
         return (name, mods, m.Groups["arr"].Value.Length / 2);
     }
 
-    [GeneratedRegex(@"^(?<base>[^(\[]+?)(\((?<mods>\d+(\s*,\s*\d+)?)\))?(?<rest>[^(\[]*)(?<arr>(\[\])*)$")]
+    // The base name is greedy: a lazy one split "integer" into "i" + "nteger", and no integer type matched.
+    [GeneratedRegex(@"^(?<base>[^(\[]+)(\((?<mods>\d+(\s*,\s*\d+)?)\))?(?<rest>[^(\[]*)(?<arr>(\[\])*)$")]
     private static partial Regex TypeName();
 }

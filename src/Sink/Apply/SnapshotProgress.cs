@@ -23,8 +23,9 @@ public static class SnapshotProgress
     private static readonly Counter Completed = Metrics.CreateCounter(
         "peeq_cdc_sink_snapshots_completed_total", "Table snapshots whose last chunk was applied.", "source");
 
-    public static async Task RecordAsync(NpgsqlConnection conn, string source, UnifiedCommit commit, SchemaChanges schema, ILogger? logger, CancellationToken ct)
+    public static async Task RecordAsync(NpgsqlConnection conn, string source, UnifiedCommit commit, BatchWriter writer, ILogger? logger, CancellationToken ct)
     {
+        var schema = writer.Schema;
         foreach (var m in commit.Snapshot ?? [])
         {
             var targets = (m.TargetTables ?? []).Select(t => t.ToString()).ToArray();
@@ -78,6 +79,7 @@ public static class SnapshotProgress
                     new { source, schema = m.Table.Schema, name = m.Table.Name }, cancellationToken: ct));
                 schema.Unparked(m.Table);
                 logger?.LogInformation("Sink {Source}: {Table} was re-snapshotted after it was parked; it flows again", source, m.Table);
+                await ReplayDivertedAsync(conn, source, m, writer, logger, ct);
             }
 
             if (m.Done)
@@ -90,6 +92,42 @@ public static class SnapshotProgress
             }
 
             await RefreshTableStateAsync(conn, source, m.Table, ct);
+        }
+    }
+
+    /// <summary>
+    /// Changes of the table that were parked while its re-snapshot ran: a chunk leaves out the rows that a
+    /// change it did not see touched (the stream carries their newer state), and while the table was parked
+    /// that newer state went to parked_rows. They are applied now, in source order, through the version
+    /// guard (a change older than a chunk row of the same key loses to it). One that still cannot be applied
+    /// stays parked, with the rest.
+    /// </summary>
+    private static async Task ReplayDivertedAsync(NpgsqlConnection conn, string source, SnapshotMark m, BatchWriter writer, ILogger? logger, CancellationToken ct)
+    {
+        var since = await conn.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "SELECT snapshot_since::text FROM peeq_cdc.source_table_state WHERE source = @source AND source_schema_name = @schema AND source_table_name = @name",
+            new { source, schema = m.Table.Schema, name = m.Table.Name }, cancellationToken: ct));
+        var rows = await Parking.ParkedRows.TableParkedSinceAsync(conn, source, m.Table, since is null ? m.Since : Lsn.Parse(since), ct);
+        var ops = rows.Select(r => (r.id, Op: r.Unified)).Where(r => r.Op is RowOperation).ToList();
+        if (ops.Count == 0)
+        {
+            return;
+        }
+
+        await conn.ExecuteAsync(new CommandDefinition("SAVEPOINT replay_diverted", cancellationToken: ct));
+        try
+        {
+            await writer.WriteAsync(conn, ops.Select(o => o.Op!).ToList(), ct);
+            await Parking.ParkedRows.MarkAsync(conn, ops.Select(o => o.id).ToList(), "replayed", "snapshot", ct);
+            await conn.ExecuteAsync(new CommandDefinition("RELEASE SAVEPOINT replay_diverted", cancellationToken: ct));
+            logger?.LogInformation("Sink {Source}: applied {Count} change(s) of {Table} parked while its re-snapshot ran", source, ops.Count, m.Table);
+        }
+        catch (Exception e) when (SinkErrors.IsRowError(e))
+        {
+            await conn.ExecuteAsync(new CommandDefinition("ROLLBACK TO SAVEPOINT replay_diverted; RELEASE SAVEPOINT replay_diverted", cancellationToken: ct));
+            writer.RolledBack();
+            logger?.LogWarning("Sink {Source}: {Count} change(s) of {Table} parked while its re-snapshot ran cannot be applied ({Error}); they stay parked",
+                source, ops.Count, m.Table, SinkErrors.Describe(e));
         }
     }
 

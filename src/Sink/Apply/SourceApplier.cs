@@ -816,7 +816,7 @@ public sealed class SourceApplier : IAsyncDisposable
         {
             if (commit.Snapshot is { Count: > 0 })
             {
-                await SnapshotProgress.RecordAsync(_conn!, _source, commit, _writer.Schema, _logger, ct);
+                await SnapshotProgress.RecordAsync(_conn!, _source, commit, _writer, _logger, ct);
             }
         }
 

@@ -139,6 +139,15 @@ public static class ParkedRows
             SELECT {Columns} FROM peeq_cdc.parked_rows WHERE source = @source AND whole_transaction AND status = 'parked' ORDER BY commit_lsn, seq, sub
             """, new { source }, cancellationToken: ct))).ToList();
 
+    /// <summary>Open rows of one source table parked because the table was parked, from <paramref name="since"/> on, in source order.</summary>
+    public static async Task<List<ParkedRow>> TableParkedSinceAsync(NpgsqlConnection conn, string source, TableId table, Lsn since, CancellationToken ct) =>
+        (await conn.QueryAsync<ParkedRow>(new CommandDefinition($"""
+            SELECT {Columns} FROM peeq_cdc.parked_rows
+            WHERE source = @source AND source_table = @table AND status = 'parked' AND NOT whole_transaction
+              AND commit_lsn >= @since::pg_lsn AND reason LIKE 'table parked: %' AND payload_kind = 'unified'
+            ORDER BY commit_lsn, seq, sub
+            """, new { source, table = table.ToString(), since = since.ToString() }, cancellationToken: ct))).ToList();
+
     /// <summary>Marks rows resolved (replayed or discarded) by whom and when.</summary>
     public static Task MarkAsync(NpgsqlConnection conn, IReadOnlyCollection<long> ids, string status, string by, CancellationToken ct) =>
         conn.ExecuteAsync(new CommandDefinition("""

@@ -93,10 +93,11 @@ public sealed class ReconcileBenchmark(int rows)
             INSERT INTO peeq_cdc.applied_position (source, commit_lsn, end_lsn, seq) VALUES ('transaction', 'FFFFFFFF/0', 'FFFFFFFF/0', 0);
             -- Differences to find: a missing row, a changed price, one cent on another, an extra row.
             DELETE FROM transactions WHERE id = md5('t' || 1000)::uuid;
-            UPDATE transactions SET status = 'TAMPERED' WHERE id = md5('t' || 500000)::uuid;
+            UPDATE transactions SET status = 'TAMPERED' WHERE id = md5('t' || {rows / 4})::uuid;
             UPDATE transactions SET price = price + 0.01 WHERE id = md5('t' || {rows - 7})::uuid;
             INSERT INTO transactions VALUES ('00000000-0000-0000-0000-00000000beef', md5('u1')::uuid, NULL, NULL, 1, 1, 'USD', 'PENDING', NULL, now());
             """);
+        // VACUUM cannot run inside the implicit transaction of a multi-statement command.
         await Exec(targetCs, "VACUUM ANALYZE transactions");
         await Exec(targetCs, $"VACUUM ANALYZE peeq_cdc.{lineage}");
         Console.Error.WriteLine($"bench: target built in {sw.Elapsed.TotalSeconds:0.0} s");

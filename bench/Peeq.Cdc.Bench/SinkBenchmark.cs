@@ -24,7 +24,7 @@ public sealed class SinkBenchmark(int operations)
 
     public async Task<SinkBenchResult> RunAsync()
     {
-        await using var targetPg = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions { Name = "bench-sink" });
+        await using var targetPg = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions { Name = "bench-sink", Settings = StatementProfile.Settings });
         using var kafka = EmbeddedKafka.Start();
         var targetCs = await targetPg.CreateDatabaseAsync("bench_sink");
         await Exec(targetCs, "CREATE TABLE rows (id bigint PRIMARY KEY, account uuid NOT NULL, amount numeric(12,2) NOT NULL, note text, at timestamptz NOT NULL)");
@@ -83,6 +83,11 @@ public sealed class SinkBenchmark(int operations)
         using var producer = new ProducerBuilder<byte[], byte[]>(kafka.Endpoint.ProducerConfig("bench-feed")).Build();
         await using var flowConn = new NpgsqlConnection(targetCs);
         await flowConn.OpenAsync();
+        while (await Scalar<string?>(flowConn, "SELECT to_regclass('peeq_cdc.flow_position')::text") is null)
+        {
+            await Task.Delay(20); // the Sink creates its schema as it starts
+        }
+
         var tp = new TopicPartition(route.Topic, route.Partition);
         var messageKey = "bench"u8.ToArray();
         var sw = Stopwatch.StartNew();
@@ -119,6 +124,7 @@ public sealed class SinkBenchmark(int operations)
         }
 
         sw.Stop();
+        await StatementProfile.ReportAsync(targetCs, sw.Elapsed, targetPg.LogFile);
         await app.StopAsync();
         await app.DisposeAsync();
 

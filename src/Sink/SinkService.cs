@@ -110,7 +110,7 @@ public sealed class SinkService(PipelineConfig config, KafkaEndpoint kafka, ILog
             {
                 foreach (var (tp, backlog) in stalled.ToList())
                 {
-                    while (backlog.TryPeek(out var next) && next.Applier.Queue.TryWrite(next.Item))
+                    while (backlog.TryPeek(out var next) && next.Applier.TryEnqueue(next.Item))
                     {
                         backlog.Dequeue();
                     }
@@ -165,7 +165,7 @@ public sealed class SinkService(PipelineConfig config, KafkaEndpoint kafka, ILog
                             {
                                 backlog.Enqueue((a.Applier, item));
                             }
-                            else if (!a.Applier.Queue.TryWrite(item))
+                            else if (!a.Applier.TryEnqueue(item))
                             {
                                 consumer.Pause([result.TopicPartition]);
                                 stalled[result.TopicPartition] = new Queue<(SourceApplier, Delivered)>([(a.Applier, item)]);

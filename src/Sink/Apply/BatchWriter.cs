@@ -1114,7 +1114,26 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
         }
 
         var copy = $"COPY {stage} ({string.Join(", ", columns.Select(c => Q(c.Name)))}{(columns.Count > 0 ? ", " : "")}_op, _ord, _lsn, _seq, _sub, _origin_table, _origin_key, _keep, _toast, _rank, _lookups) FROM STDIN (FORMAT BINARY)";
-        await using var writer = await conn.BeginBinaryImportAsync(copy, ct);
+        await using (var writer = await conn.BeginBinaryImportAsync(copy, ct))
+        {
+            await WriteStageRowsAsync(writer, table, rows, inserts, ct);
+        }
+
+        if (rows.Count + inserts.Count >= AnalyzeStageRows)
+        {
+            // A temp table has no statistics until analyzed: the planner would take the staged batch for a
+            // couple of rows and join it to the version guard's CTE with nested loops, quadratic in the
+            // batch (most of the Sink's time at a few thousand rows per batch; bench/results/*-sink-profile*).
+            await conn.ExecuteAsync(new CommandDefinition($"ANALYZE {stage}", cancellationToken: ct));
+        }
+    }
+
+    /// <summary>Batches of at least this many staged rows get their staging table analyzed before the set-based statements run.</summary>
+    private const int AnalyzeStageRows = 100;
+
+    private async Task WriteStageRowsAsync(NpgsqlBinaryImporter writer, TargetTable table, IReadOnlyList<PendingRow> rows, IReadOnlyList<RowOperation> inserts, CancellationToken ct)
+    {
+        var columns = table.Info.Columns;
         var keyFlags = columns.Select(c => table.Key.Contains(c.Name)).ToArray();
         for (var ord = 0; ord < rows.Count; ord++)
         {

@@ -78,6 +78,8 @@ public sealed class SourceApplier : IAsyncDisposable
     private SourcePosition _reportedPosition;
     private DateTime _lastReplayRequest = DateTime.MinValue;
     private DateTime _nextHoldCheck = DateTime.MinValue;
+    private readonly Lock _enqueuedLock = new();
+    private SourcePosition _enqueuedPosition;
 
     private sealed record Tx(UnifiedBegin Begin, UnifiedCommit Commit, List<UnifiedEvent> Ops);
 
@@ -103,10 +105,79 @@ public sealed class SourceApplier : IAsyncDisposable
 
     public ChannelWriter<Delivered> Queue => _queue.Writer;
 
+    /// <summary>
+    /// Hands an event to this applier (false when its queue is full). An event in the queue counts as
+    /// received for flow control: Capture may go on producing while a batch is being written, and the
+    /// queue bounds how far (its events are out of the broker and in this process).
+    /// </summary>
+    public bool TryEnqueue(Delivered item)
+    {
+        if (!_queue.Writer.TryWrite(item))
+        {
+            return false;
+        }
+
+        var position = item.Event switch
+        {
+            UnifiedBegin b => new SourcePosition(b.CommitLsn, 0),
+            RowOperation r => r.Position,
+            ParkedChange p => new SourcePosition(p.CommitLsn, p.Seq),
+            TableSchemaChange sc => new SourcePosition(sc.CommitLsn, sc.Seq),
+            TableStateChange ts => new SourcePosition(ts.CommitLsn, ts.Seq),
+            UnifiedCommit c => new SourcePosition(c.CommitLsn, long.MaxValue),
+            _ => (SourcePosition?)null,
+        };
+        if (position is { } at)
+        {
+            lock (_enqueuedLock)
+            {
+                _enqueuedPosition = at;
+            }
+        }
+
+        return true;
+    }
+
     public async Task RunAsync(CancellationToken ct)
     {
+        var flow = Task.Run(() => ReportFlowLoopAsync(ct), ct);
+        try
+        {
+            await ApplyLoopAsync(ct);
+        }
+        finally
+        {
+            try
+            {
+                await flow;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+    }
+
+    /// <summary>Reports the received position every flow interval, beside the apply loop (which may be busy writing a batch).</summary>
+    private async Task ReportFlowLoopAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            await Task.Delay(_options.FlowInterval, ct);
+            try
+            {
+                await ReportFlowAsync(ct);
+            }
+            catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException)
+            {
+                // The target is away: the apply loop deals with that; flow is reported again next time.
+                _logger.LogDebug("Sink {Source}: flow report failed: {Error}", _source, SinkErrors.Describe(e));
+            }
+        }
+    }
+
+    private async Task ApplyLoopAsync(CancellationToken ct)
+    {
         var delay = _options.RetryDelay;
-        var lastFlow = DateTime.UtcNow;
         while (!ct.IsCancellationRequested)
         {
             try
@@ -150,12 +221,6 @@ public sealed class SourceApplier : IAsyncDisposable
                     && (_readyRows + _batchRows >= _batchTarget || _batchAge.Elapsed >= _options.MaxBatchDelay))
                 {
                     await CommitBatchAsync(drained: false, ct);
-                }
-
-                if (DateTime.UtcNow - lastFlow > _options.FlowInterval)
-                {
-                    lastFlow = DateTime.UtcNow;
-                    await ReportFlowAsync(ct);
                 }
 
                 delay = _options.RetryDelay;
@@ -886,7 +951,12 @@ public sealed class SourceApplier : IAsyncDisposable
     /// <summary>Tells Capture how far this Sink has received (flow control only, outside any apply transaction).</summary>
     private async Task ReportFlowAsync(CancellationToken ct)
     {
-        var p = _receivedPosition;
+        SourcePosition p;
+        lock (_enqueuedLock)
+        {
+            p = _enqueuedPosition;
+        }
+
         if (p == _reportedPosition || p.CommitLsn.IsZero)
         {
             return;

@@ -1,0 +1,149 @@
+using System.Globalization;
+using System.Text;
+
+namespace Peeq.Cdc.Bench;
+
+/// <summary>The results of one <c>bench/run all</c>: one table of figure, baseline, ratio, target and verdict.</summary>
+public sealed class Summary(int size)
+{
+    public int Size { get; } = size;
+
+    public DateTime At { get; } = DateTime.UtcNow;
+
+    public int Cores { get; } = Environment.ProcessorCount;
+
+    public CaptureBenchResult? Capture { get; set; }
+
+    public BenchResult? Slice { get; set; }
+
+    public LatencyBenchResult? Latency { get; set; }
+
+    public SnapshotBenchResult? Snapshot { get; set; }
+
+    public SinkBenchResult? Sink { get; set; }
+
+    public ReconcileBenchResult? Reconcile { get; set; }
+
+    public LargeTransactionBenchResult? LargeTransaction { get; set; }
+
+    /// <summary>Benchmarks that failed, with the error.</summary>
+    public List<string> Failures { get; } = [];
+
+    /// <summary>Every benchmark that checks its result found it right.</summary>
+    public bool Correct => Slice?.TargetEqualsBaseline != false && Snapshot?.TargetEqualsBaseline != false && Sink?.TargetEqualsBaseline != false
+        && (Reconcile is null || Reconcile.DifferencesFound == Reconcile.DifferencesInjected);
+
+    public string Markdown()
+    {
+        var b = new StringBuilder();
+        b.Append(CultureInfo.InvariantCulture, $"# Benchmarks, {At:yyyy-MM-dd HH:mm} UTC, size {Size:N0}\n\n");
+        b.Append(CultureInfo.InvariantCulture,
+            $"Legacy and target PostgreSQL 15, the embedded broker and every stage share this machine ({Cores} cores); each baseline ran in the same run on the same servers. ");
+        b.Append(CultureInfo.InvariantCulture, $"Load average when the table was written: {LoadAverage()}.\n\n");
+        b.Append("| figure | value | baseline | ratio | target | result |\n|---|---|---|---|---|---|\n");
+        if (Capture is { } c)
+        {
+            Row(b, $"capture alone, {c.Changes:N0} changes ({c.Transactions:N0} tx of 1–100 rows) → raw topic",
+                $"{c.CaptureSeconds:0.00} s, {c.CaptureRowsPerSecond:N0} rows/s",
+                $"pg_recvlogical, same WAL, slot type and publication: {c.RecvLogicalSeconds:0.00} s, {c.RecvLogicalRowsPerSecond:N0} rows/s",
+                $"{c.Ratio:0.00}× its rate", "≥ 0.7×", c.Ratio >= 0.7);
+        }
+
+        if (Slice is { } s)
+        {
+            Row(b, $"end-to-end, {s.Changes:N0} changes, source commit → target commit (backlog)",
+                $"{s.Pipeline.TotalSeconds:0.00} s, {s.PipelineRowsPerSecond:N0} rows/s",
+                $"pg_recvlogical {s.RecvLogical.TotalSeconds:0.00} s + staged binary COPY + upsert {s.CopyUpsert.TotalSeconds:0.00} s",
+                $"{s.Ratio:0.00}× its time", "≤ 2×", s.Ratio <= 2);
+            Row(b, "end-to-end: target rows equal the COPY baseline", s.TargetEqualsBaseline ? "yes" : "NO", "", "", "equal", s.TargetEqualsBaseline);
+        }
+
+        if (Latency is { } l)
+        {
+            var load = $"{l.Transactions:N0} single-row tx at {l.TargetRate:N0}/s (achieved {l.AchievedRate:N0}/s)";
+            Row(b, $"latency p50, {load}", $"{l.P50Ms:0.0} ms", "", "", "< 50 ms", l.P50Ms < 50);
+            Row(b, "latency p99", $"{l.P99Ms:0.0} ms", "", "", "< 250 ms", l.P99Ms < 250);
+            Row(b, "latency max", $"{l.MaxMs:0.0} ms (mean {l.MeanMs:0.0} ms)", "", "", "", null);
+        }
+
+        if (Snapshot is { } n)
+        {
+            Row(b, $"initial snapshot of a {n.Rows:N0}-row table into an empty target",
+                $"{n.SnapshotSeconds:0.00} s, {n.RowsPerSecond:N0} rows/s",
+                $"COPY (SELECT …) TO STDOUT piped into COPY FROM STDIN: {n.CopyPipeSeconds:0.00} s",
+                $"{n.Ratio:0.00}× its rate", "≥ 0.4×", n.Ratio >= 0.4);
+        }
+
+        if (Reconcile is { } r)
+        {
+            Row(b, $"reconciler, a {r.Rows:N0}-row pair (best of {r.ReconcileRuns.Count})", $"{r.ReconcileSeconds:0.00} s, {r.RowsPerSecond:N0} rows/s",
+                $"binary COPY of both sides ordered by key, concurrently: {r.CopySeconds:0.00} s",
+                $"{r.Ratio:0.00}× its time", "≤ 2×", r.Ratio <= 2);
+        }
+
+        if (Sink is { } k)
+        {
+            Row(b, $"Sink alone, {k.Operations:N0} row operations", $"{k.Sink.TotalSeconds:0.00} s, {k.SinkRowsPerSecond:N0} rows/s",
+                $"staged binary COPY + one upsert: {k.CopyUpsert.TotalSeconds:0.00} s", $"{k.Ratio:0.00}× its time", "(informative)", null);
+        }
+
+        if (LargeTransaction is { } x)
+        {
+            Row(b, $"one {x.Rows:N0}-row source transaction end to end", $"{x.Pipeline.TotalSeconds:0.00} s, {x.PipelineRowsPerSecond:N0} rows/s; Capture's peak in-flight {x.InFlightPeakBytes / 1024.0:N0} KiB (window {x.InFlightLimitBytes / 1024:N0} KiB); peak RSS {x.PeakRss / 1048576.0:0} MiB (before {x.PeakRssBeforePipeline / 1048576.0:0} MiB)",
+                $"pg_recvlogical {x.RecvLogical.TotalSeconds:0.00} s", $"{x.Ratio:0.0}× its time", "memory bounded", null);
+        }
+
+        var peaks = new List<string>();
+        if (Capture is not null)
+        {
+            peaks.Add($"capture {Capture.PeakRssBytes / 1048576.0:0}");
+        }
+
+        if (Slice is not null)
+        {
+            peaks.Add($"end-to-end {Slice.PeakRssBytes / 1048576.0:0}");
+        }
+
+        if (Latency is not null)
+        {
+            peaks.Add($"latency {Latency.PeakRssBytes / 1048576.0:0}");
+        }
+
+        if (Snapshot is not null)
+        {
+            peaks.Add($"snapshot {Snapshot.PeakRssBytes / 1048576.0:0}");
+        }
+
+        if (Reconcile is not null)
+        {
+            peaks.Add($"reconcile {Reconcile.PeakRssBytes / 1048576.0:0}");
+        }
+
+        if (peaks.Count > 0)
+        {
+            Row(b, "peak RSS during each run, MiB (one process: the stages and the embedded broker together)", string.Join(", ", peaks), "", "", "bounded", null);
+        }
+
+        foreach (var f in Failures)
+        {
+            b.Append(CultureInfo.InvariantCulture, $"\nFAILED: {f}\n");
+        }
+
+        return b.ToString();
+    }
+
+    private static void Row(StringBuilder b, string figure, string value, string baseline, string ratio, string target, bool? pass) =>
+        b.Append(CultureInfo.InvariantCulture, $"| {figure} | {value} | {baseline} | {ratio} | {target} | {(pass is null ? "—" : pass.Value ? "pass" : "**miss**")} |\n");
+
+    private static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (IOException)
+        {
+            return "unknown";
+        }
+    }
+}

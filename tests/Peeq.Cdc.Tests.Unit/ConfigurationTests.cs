@@ -97,4 +97,38 @@ public sealed class ConfigurationTests
         var e = Fails("kafka:\n  bootstrapServers: [unclosed\n");
         Assert.Matches(@"\.yaml:\d+: not valid YAML", e.Message);
     }
+
+    /// <summary>TLS for PostgreSQL (Npgsql's SslMode and certificates in the connection string) and for Kafka (SASL_SSL) pass through to the clients as configured.</summary>
+    [Fact]
+    public void tls_settings_pass_through_config_to_postgres_and_kafka()
+    {
+        Environment.SetEnvironmentVariable("WALLET_PASSWORD", "s3cret");
+        var yaml = Valid
+            .Replace("Host=legacy;Database=wallet;", "Host=legacy;Database=wallet;SslMode=VerifyFull;Root Certificate=/etc/peeq/ca.pem;")
+            .Replace("  bootstrapServers: localhost:9092\n", "  bootstrapServers: localhost:9092\n  properties:\n    security.protocol: SASL_SSL\n    sasl.mechanism: SCRAM-SHA-512\n    sasl.username: pipeline\n    sasl.password: ${WALLET_PASSWORD}\n    ssl.ca.location: /etc/peeq/kafka-ca.pem\n");
+        var config = PipelineConfig.Load(Write(yaml));
+
+        var pg = new Npgsql.NpgsqlConnectionStringBuilder(Postgres.PgConnections.Prepare(config.Options.Sources.Single().ConnectionString, "peeq-cdc test"));
+        Assert.Equal(Npgsql.SslMode.VerifyFull, pg.SslMode);
+        Assert.Equal("/etc/peeq/ca.pem", pg.RootCertificate);
+
+        var producer = Kafka.KafkaEndpoint.FromOptions(config.Options.Kafka).ProducerConfig("test");
+        var set = producer.ToDictionary(kv => kv.Key, kv => kv.Value);
+        Assert.Equal("SASL_SSL", set["security.protocol"]);
+        Assert.Equal("SCRAM-SHA-512", set["sasl.mechanism"]);
+        Assert.Equal("s3cret", set["sasl.password"]);
+        Assert.Equal("/etc/peeq/kafka-ca.pem", set["ssl.ca.location"]);
+    }
+
+    [Fact]
+    public void tls_typos_are_named_at_start()
+    {
+        var pg = Fails(Valid.Replace("Host=target;Database=peeq_commerce;", "Host=target;Database=peeq_commerce;SslMode=Always;"));
+        Assert.Contains("targets[0].connectionString", pg.Message.Replace(':', '.'));
+        Assert.Contains("is not a valid connection string", pg.Message);
+
+        var kafka = Fails(Valid.Replace("  bootstrapServers: localhost:9092\n", "  bootstrapServers: localhost:9092\n  properties:\n    security.protocol: SASL_TLS\n"));
+        Assert.Contains("security.protocol", kafka.Message);
+        Assert.Contains("'SASL_TLS' is not one of plaintext, ssl, sasl_plaintext, sasl_ssl", kafka.Message);
+    }
 }

@@ -38,6 +38,23 @@ public sealed partial class PipelineOptionsValidator(ConfigFile? file = null) : 
             Error("kafka:unifiedPartitions", "must be 0 (one per source) or more");
         }
 
+        // TLS and SASL: passed to librdkafka as they are; the values librdkafka would only reject at the first
+        // connection attempt are checked here, so a typo fails at start with the key named.
+        if (o.Kafka.Properties.TryGetValue("security.protocol", out var protocol)
+            && protocol.ToLowerInvariant() is not ("plaintext" or "ssl" or "sasl_plaintext" or "sasl_ssl"))
+        {
+            Error("kafka:properties:security.protocol", $"'{protocol}' is not one of plaintext, ssl, sasl_plaintext, sasl_ssl");
+        }
+
+        foreach (var key in new[] { "sasl.mechanism", "sasl.mechanisms" })
+        {
+            if (o.Kafka.Properties.TryGetValue(key, out var mechanism)
+                && mechanism.ToUpperInvariant() is not ("PLAIN" or "SCRAM-SHA-256" or "SCRAM-SHA-512" or "GSSAPI" or "OAUTHBEARER"))
+            {
+                Error($"kafka:properties:{key}", $"'{mechanism}' is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, GSSAPI, OAUTHBEARER");
+            }
+        }
+
         if (o.Targets.Count == 0)
         {
             Error("targets", "at least one target database is required");

@@ -15,6 +15,13 @@ public static class DemoCommand
         var scale = new Option<double>("--scale") { Description = "seed-data scale of the 22 legacy databases (1 = the seed's volumes)", DefaultValueFactory = _ => 0.01 };
         var seed = new Option<long>("--seed") { Description = "Seed of the data and the workload", DefaultValueFactory = _ => 1 };
         var http = CliOptions.Http();
+        var mapping = new Option<string>("--mapping")
+        {
+            Description = "identity: each legacy database into its domain's target, one schema per database (reconciles clean); "
+                + "consolidation: through mappings/ into the seed's unified schemas (see README: not yet clean)",
+            DefaultValueFactory = _ => "identity",
+        };
+        mapping.AcceptOnlyFromAmong("identity", "consolidation");
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Pipeline log level", DefaultValueFactory = _ => LogLevel.Warning };
         var command = new Command("demo", "Start embedded PostgreSQL and Kafka, seed the 22 legacy databases, replicate them into the 6 targets under a live workload, reconcile")
         {
@@ -24,6 +31,7 @@ public static class DemoCommand
             scale,
             seed,
             http,
+            mapping,
             logLevel,
         };
         command.SetAction((parse, ct) => new DemoRunner(new DemoOptions
@@ -35,6 +43,7 @@ public static class DemoCommand
             Seed = parse.GetValue(seed),
             Http = parse.GetValue(http),
             LogLevel = parse.GetValue(logLevel),
+            Mapping = parse.GetValue(mapping)!,
         }).RunAsync(ct));
         return command;
     }

@@ -33,6 +33,12 @@ public sealed record DemoOptions
 
     public long Seed { get; init; } = 1;
 
+    /// <summary>
+    /// <c>identity</c> (default): each legacy database into its domain's target, one schema per database
+    /// (<c>targetSchema</c>); <c>consolidation</c>: through mappings/ into the seed's unified target schemas.
+    /// </summary>
+    public string Mapping { get; init; } = "identity";
+
     public string? Http { get; init; }
 
     public LogLevel LogLevel { get; init; } = LogLevel.Warning;
@@ -66,12 +72,20 @@ public sealed class DemoRunner(DemoOptions demo)
 
         // The 6 targets with the seed's schemas, filled through the consolidation mappings (written beside the
         // configuration, which names them relative to itself).
+        var consolidate = demo.Mapping == "consolidation";
         var targets = new List<TargetOptions>();
         Directory.CreateDirectory(Path.Combine(outDir, "mappings"));
         foreach (var domain in LegacyCatalog.Domains)
         {
             var name = "peeq_" + domain;
             var cs = await targetPg.CreateDatabaseAsync(name, ct);
+            if (!consolidate)
+            {
+                // Identity: every legacy table into its domain's target, in a schema named after its database.
+                targets.Add(new TargetOptions { Name = name, ConnectionString = cs });
+                continue;
+            }
+
             await using (var conn = new Npgsql.NpgsqlConnection(cs))
             {
                 await conn.OpenAsync(ct);
@@ -92,6 +106,7 @@ public sealed class DemoRunner(DemoOptions demo)
                 Name = db.Key,
                 ConnectionString = world.ConnectionString(db),
                 Target = db.TargetDatabase,
+                TargetSchema = consolidate ? null : db.DatabaseName(world.Prefix),
                 Tables = [.. db.Tables],
                 FinancialTables = [.. db.FinancialTables],
                 SensitiveColumns = [.. db.SensitiveColumns],

@@ -39,8 +39,47 @@ public static class PipelineProgress
     }
 
     /// <summary>
+    /// The configured tables of each Capture source whose snapshot the target does not yet hold whole
+    /// (peeq_cdc.source_table_state not 'done', or no state yet). Snapshots are read in chunks while
+    /// streaming continues, so an applied position past the source's WAL position does not by itself
+    /// mean the target holds the source's rows. Debezium sources take no snapshot of ours and are left out.
+    /// </summary>
+    public static async Task<Dictionary<string, List<TableId>>> SnapshotsPendingAsync(PipelineOptions o, CancellationToken ct)
+    {
+        var done = new HashSet<(string Source, string Schema, string Table)>();
+        foreach (var t in o.Targets)
+        {
+            await using var conn = await PgConnections.OpenAsync(t.ConnectionString, $"target '{t.Name}'", ct);
+            var exists = await conn.ExecuteScalarAsync<bool>(new CommandDefinition("SELECT to_regclass('peeq_cdc.source_table_state') IS NOT NULL", cancellationToken: ct));
+            if (!exists)
+            {
+                continue;
+            }
+
+            foreach (var r in await conn.QueryAsync<(string source, string schema, string table)>(new CommandDefinition(
+                "SELECT source, source_schema_name, source_table_name FROM peeq_cdc.source_table_state WHERE snapshot_state = 'done'", cancellationToken: ct)))
+            {
+                done.Add((r.source, r.schema, r.table));
+            }
+        }
+
+        var pending = new Dictionary<string, List<TableId>>();
+        foreach (var s in o.Sources.Where(s => !s.IsDebezium))
+        {
+            var missing = s.Tables.Select(x => TableId.Parse(x)).Where(t => !done.Contains((s.Name, t.Schema, t.Name))).ToList();
+            if (missing.Count > 0)
+            {
+                pending[s.Name] = missing;
+            }
+        }
+
+        return pending;
+    }
+
+    /// <summary>
     /// Waits until every source has been applied at least up to its WAL position at the time of the
-    /// call (heartbeats carry quiet sources past it). Returns false on timeout.
+    /// call (heartbeats carry quiet sources past it) and every table's snapshot is complete in its
+    /// target. Returns false on timeout.
     /// </summary>
     public static async Task<bool> WaitForDrainAsync(PipelineOptions o, TimeSpan timeout, CancellationToken ct)
     {
@@ -49,7 +88,8 @@ public static class PipelineProgress
         while (DateTime.UtcNow < deadline)
         {
             var applied = await AppliedAsync(o, ct);
-            if (goal.All(g => applied.TryGetValue(g.Key, out var a) && a.EndLsn >= g.Value))
+            if (goal.All(g => applied.TryGetValue(g.Key, out var a) && a.EndLsn >= g.Value)
+                && (await SnapshotsPendingAsync(o, ct)).Count == 0)
             {
                 return true;
             }

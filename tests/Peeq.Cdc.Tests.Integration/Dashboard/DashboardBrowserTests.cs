@@ -80,6 +80,8 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output) : IAsyncLife
         output.WriteLine($"workload: {changes} changes");
         await SharedPostgres.ExecuteAsync(source, "INSERT INTO events (account_id, kind, at) VALUES (-1, 'marker', now())");
         await WaitUntilAsync(async () => await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM events WHERE kind = 'marker'") == 1, "the marker row arrives");
+        // Snapshots are read in chunks beside the stream: their rows still count as captured until the last chunk.
+        await WaitUntilAsync(async () => (await Peeq.Cdc.Postgres.PipelineProgress.SnapshotsPendingAsync(options, CancellationToken.None)).Count == 0, "every snapshot is complete");
         await WaitUntilAsync(async () =>
         {
             var a = await StatusAsync(url);

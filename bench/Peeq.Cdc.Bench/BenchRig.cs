@@ -164,12 +164,15 @@ public sealed class BenchRig : IAsyncDisposable
     /// Same final rows as the target's <c>rows</c>, COPY'd out of the source and into <c>baseline_rows</c>
     /// through a staging table with one set-based upsert: PostgreSQL's own bulk path for the apply side.
     /// </summary>
-    public async Task<TimeSpan> CopyUpsertBaselineAsync()
+    public Task<TimeSpan> CopyUpsertBaselineAsync() => CopyUpsertBaselineAsync(SourceCs, TargetCs);
+
+    /// <summary>The baseline from <paramref name="fromCs"/>'s <c>rows</c> into <paramref name="targetCs"/>'s <c>baseline_rows</c>.</summary>
+    public static async Task<TimeSpan> CopyUpsertBaselineAsync(string fromCs, string targetCs)
     {
-        await Exec(TargetCs, "CREATE TABLE baseline_rows (LIKE public.rows INCLUDING ALL)");
+        await Exec(targetCs, "CREATE TABLE baseline_rows (LIKE public.rows INCLUDING ALL)");
         var copy = Stopwatch.StartNew();
-        await using (var src = new NpgsqlConnection(SourceCs))
-        await using (var dst = new NpgsqlConnection(TargetCs))
+        await using (var src = new NpgsqlConnection(fromCs))
+        await using (var dst = new NpgsqlConnection(targetCs))
         {
             await src.OpenAsync();
             await dst.OpenAsync();

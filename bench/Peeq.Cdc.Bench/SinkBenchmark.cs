@@ -27,7 +27,7 @@ public sealed class SinkBenchmark(int operations)
         await using var targetPg = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions { Name = "bench-sink", Settings = StatementProfile.Settings });
         using var kafka = EmbeddedKafka.Start();
         var targetCs = await targetPg.CreateDatabaseAsync("bench_sink");
-        await Exec(targetCs, "CREATE TABLE rows (id bigint PRIMARY KEY, account uuid NOT NULL, amount numeric(12,2) NOT NULL, note text, at timestamptz NOT NULL)");
+        await BenchRig.Exec(targetCs, "CREATE TABLE rows (id bigint PRIMARY KEY, account uuid NOT NULL, amount numeric(12,2) NOT NULL, note text, at timestamptz NOT NULL)");
         var options = new PipelineOptions
         {
             Kafka = new KafkaOptions { BootstrapServers = kafka.BootstrapServers, TopicPrefix = "bench" },
@@ -129,44 +129,15 @@ public sealed class SinkBenchmark(int operations)
         await app.DisposeAsync();
 
         // Baseline: the same final rows through a staging table with binary COPY and one upsert.
-        await Exec(targetCs, "CREATE TABLE baseline_rows (LIKE public.rows INCLUDING ALL)");
-        var copy = Stopwatch.StartNew();
-        await using (var src = new NpgsqlConnection(targetCs))
-        await using (var dst = new NpgsqlConnection(targetCs))
-        {
-            await src.OpenAsync();
-            await dst.OpenAsync();
-            await using var tx = await dst.BeginTransactionAsync();
-            await new NpgsqlCommand("CREATE TEMP TABLE stage (LIKE baseline_rows) ON COMMIT DROP", dst, tx).ExecuteNonQueryAsync();
-            await using (var reader = await src.BeginRawBinaryCopyAsync("COPY rows TO STDOUT (FORMAT BINARY)"))
-            await using (var writer = await dst.BeginRawBinaryCopyAsync("COPY stage FROM STDIN (FORMAT BINARY)"))
-            {
-                await reader.CopyToAsync(writer);
-            }
-
-            await new NpgsqlCommand("""
-                INSERT INTO baseline_rows SELECT * FROM stage
-                ON CONFLICT (id) DO UPDATE SET account = excluded.account, amount = excluded.amount, note = excluded.note, at = excluded.at
-                """, dst, tx).ExecuteNonQueryAsync();
-            await tx.CommitAsync();
-        }
-
-        copy.Stop();
+        var copy = await BenchRig.CopyUpsertBaselineAsync(targetCs, targetCs);
         await using var check = new NpgsqlConnection(targetCs);
         await check.OpenAsync();
         var equal = await Scalar<long>(check, "SELECT count(*) FROM (SELECT * FROM rows EXCEPT SELECT * FROM baseline_rows) d") == 0
             && await Scalar<long>(check, "SELECT count(*) FROM rows") == inserts;
-        return new SinkBenchResult(operations, events.Count, sw.Elapsed, copy.Elapsed, equal);
+        return new SinkBenchResult(operations, events.Count, sw.Elapsed, copy, equal);
     }
 
     private static string DeterministicUuid(long k) => new Guid(System.Security.Cryptography.MD5.HashData(BitConverter.GetBytes(k))).ToString();
-
-    private static async Task Exec(string cs, string sql)
-    {
-        await using var conn = new NpgsqlConnection(cs);
-        await conn.OpenAsync();
-        await new NpgsqlCommand(sql, conn).ExecuteNonQueryAsync();
-    }
 
     private static async Task<T> Scalar<T>(NpgsqlConnection conn, string sql) => (T)(await new NpgsqlCommand(sql, conn).ExecuteScalarAsync() is { } v and not DBNull ? v : default(T)!);
 }

@@ -155,6 +155,10 @@ public sealed class SnapshotTests(ITestOutputHelper output) : IAsyncLifetime
                 for (var i = 0; !stop.IsCancellationRequested; i++)
                 {
                     await SharedPostgres.ExecuteAsync(source, $"INSERT INTO log SELECT now(), 'live {i}.' || g FROM generate_series(1, 20) g");
+
+                    // Paced (about 1,000 rows/s): unpaced, the log grew as fast as the server allowed while the
+                    // snapshots waited, to 767,060 rows in one CI run, and the wait outran its deadline.
+                    await Task.Delay(20, CancellationToken.None);
                 }
             });
             await pipeline.StartAsync();

@@ -36,6 +36,10 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output) : IAsyncLife
         await MixedWorkload.RunAsync(source, 500, seed: 1);
         var options = PipelineHarness.Identity("dashbrowser", source, target, _kafka.BootstrapServers, MixedWorkload.Tables);
 
+        // Metrics are process-wide and other test classes name their target "target" too: a name of its own.
+        options.Targets[0].Name = "dashtarget";
+        options.Sources[0].Target = "dashtarget";
+
         // No heartbeats while the figures are compared: they would add transactions between two reads.
         options.Capture.HeartbeatInterval = TimeSpan.FromHours(1);
         options.Dashboard.RefreshInterval = TimeSpan.FromMilliseconds(500);
@@ -103,12 +107,12 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output) : IAsyncLife
 
         Assert.Equal(metrics.Sum("peeq_cdc_capture_events_total", src)!.Value, Number(page, "source.dashbrowser.eventsCaptured"));
         Assert.Equal(metrics.Sum("peeq_cdc_sink_transactions_total", src, ("kind", "transaction"))!.Value, Number(page, "source.dashbrowser.transactionsApplied"));
-        Assert.Equal(metrics.Sum("peeq_cdc_sink_rows_applied_total", ("target", "target"))!.Value, Number(page, "target.target.rowsApplied"));
+        Assert.Equal(metrics.Sum("peeq_cdc_sink_rows_applied_total", ("target", "dashtarget"))!.Value, Number(page, "target.dashtarget.rowsApplied"));
         var latencyMean = metrics.Sum("peeq_cdc_sink_end_to_end_latency_seconds_sum", src)!.Value / metrics.Sum("peeq_cdc_sink_end_to_end_latency_seconds_count", src)!.Value;
         Assert.Equal(latencyMean, Number(page, "source.dashbrowser.latencyMeanSeconds"), 9);
         Assert.Equal(new Lsn((ulong)metrics.Max("peeq_cdc_sink_applied_lsn", src)!.Value).ToString(), page["source.dashbrowser.appliedLsn"]);
         Assert.Equal(0, Number(page, "source.dashbrowser.parkedRows"));
-        Assert.Equal(await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM peeq_cdc.parked_rows WHERE status = 'parked'"), (long)Number(page, "target.target.parkedRows"));
+        Assert.Equal(await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM peeq_cdc.parked_rows WHERE status = 'parked'"), (long)Number(page, "target.dashtarget.parkedRows"));
         Assert.Equal(0, Number(page, "source.dashbrowser.sinkLagMessages"));
         Assert.Equal(0, Number(page, "source.dashbrowser.transformLagMessages"));
         Assert.Equal(0, Number(page, "total.sinkLag"));
@@ -118,8 +122,8 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output) : IAsyncLife
         Assert.Equal(s.EventsCaptured, Number(page, "source.dashbrowser.eventsCaptured"));
         Assert.Equal(s.TransactionsApplied, Number(page, "source.dashbrowser.transactionsApplied"));
         Assert.Equal(s.AppliedLsn, page["source.dashbrowser.appliedLsn"]);
-        Assert.Equal("target", s.Target);
-        Assert.Equal(api.Targets.Single().RowsApplied, Number(page, "target.target.rowsApplied"));
+        Assert.Equal("dashtarget", s.Target);
+        Assert.Equal(api.Targets.Single().RowsApplied, Number(page, "target.dashtarget.rowsApplied"));
         Assert.Equal(s.WalStatus, page["source.dashbrowser.walStatus"]);
         Assert.Equal(1, Number(page, "total.caughtUp"));
         Assert.Equal("caught-up", page["source.dashbrowser.state"]);

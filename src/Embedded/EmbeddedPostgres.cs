@@ -35,7 +35,7 @@ public sealed record EmbeddedPostgresOptions
 /// from the machine's PostgreSQL binaries. When this process runs as root the server runs as the
 /// <c>postgres</c> OS user, because PostgreSQL refuses to run as root.
 /// </summary>
-public sealed class EmbeddedPostgres : IAsyncDisposable
+public sealed partial class EmbeddedPostgres : IAsyncDisposable
 {
     public const string SuperUser = "postgres";
     private readonly EmbeddedPostgresOptions _options;
@@ -67,6 +67,7 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
     {
         options ??= new EmbeddedPostgresOptions();
         var bin = FindBinaries(options.BinDirectory);
+        await RemoveAbandonedClustersAsync(bin, ct);
         var root = Path.Combine(Path.GetTempPath(), $"peeq-cdc-{options.Name}-{Environment.ProcessId}-{Guid.NewGuid():N}"[..48]);
         Directory.CreateDirectory(root);
         var port = options.Port != 0 ? options.Port : FreePort();
@@ -84,6 +85,52 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
 
         return pg;
     }
+
+    /// <summary>
+    /// Stops and deletes clusters left in the temp directory by processes that are gone (a killed test host,
+    /// an interrupted demo): their directory name carries the owner's process id, and a cluster whose owner
+    /// no longer runs can never be used again. Without this, every killed run leaves gigabytes of WAL behind.
+    /// </summary>
+    public static async Task RemoveAbandonedClustersAsync(string bin, CancellationToken ct = default)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        foreach (var dir in Directory.EnumerateDirectories(Path.GetTempPath(), "peeq-cdc-*"))
+        {
+            var match = AbandonedName().Match(Path.GetFileName(dir));
+            if (!match.Success || !int.TryParse(match.Groups[1].Value, out var owner) || IsAlive(owner))
+            {
+                continue;
+            }
+
+            try
+            {
+                var data = Path.Combine(dir, "data");
+                var pidFile = Path.Combine(data, "postmaster.pid");
+                if (File.Exists(pidFile)
+                    && int.TryParse(File.ReadLines(pidFile).FirstOrDefault(), out var postmaster)
+                    && IsAlive(postmaster))
+                {
+                    var stray = new EmbeddedPostgres(new EmbeddedPostgresOptions(), bin, dir, 0);
+                    await stray.RunAsync(Path.Combine(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "-t", "30", "stop"], ct);
+                }
+
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (Exception) when (!ct.IsCancellationRequested)
+            {
+                // Best effort: another process may be removing it at the same moment.
+            }
+        }
+    }
+
+    private static bool IsAlive(int pid) => Directory.Exists($"/proc/{pid}");
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^peeq-cdc-.+-(\d+)-[0-9a-f]+$")]
+    private static partial System.Text.RegularExpressions.Regex AbandonedName();
 
     /// <summary>Finds initdb/pg_ctl/postgres, or says where it looked and how to install them.</summary>
     public static string FindBinaries(string? configured)

@@ -46,10 +46,13 @@ public sealed class WorkerKillTests(ITestOutputHelper output) : IAsyncLifetime
         var target = await SharedPostgres.CreateDatabaseAsync(name + "_dst");
         _databases.AddRange([name + "_src", name + "_dst"]);
         await SharedPostgres.ExecuteAsync(source, MixedWorkload.Schema);
-        await MixedWorkload.RunAsync(source, 3000, seed: 21);
+        await MixedWorkload.RunAsync(source, 1500, seed: 21);
         var options = PipelineHarness.Identity(name, source, target, _kafka.BootstrapServers, MixedWorkload.Tables);
         // Small chunks, so the initial snapshot has several and the snapshot point is reached mid-way.
         options.Capture.SnapshotChunkRows = 100;
+        // A killed consumer's partitions are reassigned after its session times out: short, so the restart is quick.
+        options.Kafka.Properties["session.timeout.ms"] = "3000";
+        options.Kafka.Properties["heartbeat.interval.ms"] = "500";
         var config = PipelineHarness.WriteConfig(options, Path.Combine(Path.GetTempPath(), $"peeq-{name}-{Guid.NewGuid():N}.yaml"));
         await Kafka.PipelineTopics.EnsureAllAsync(_kafka, options, CancellationToken.None);
 
@@ -63,7 +66,7 @@ public sealed class WorkerKillTests(ITestOutputHelper output) : IAsyncLifetime
                 started.Add(workers[w]);
             }
 
-            var workload = Task.Run(() => MixedWorkload.RunAsync(source, 4000, seed: 22, firstId: 100_000));
+            var workload = Task.Run(() => MixedWorkload.RunAsync(source, 2000, seed: 22, firstId: 100_000));
             var killed = workers[worker];
             await Wait.ForAsync(() => killed.HasExited, $"{worker} to reach {fault} and kill itself", 120);
             Assert.Contains(killed.Lines, l => l.Contains($"fault injection: {fault} reached", StringComparison.Ordinal));

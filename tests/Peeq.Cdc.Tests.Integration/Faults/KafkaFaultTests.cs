@@ -58,10 +58,10 @@ public sealed class KafkaFaultTests(ITestOutputHelper output) : IAsyncLifetime
     {
         var (source, target, pipeline) = await StartAsync("kf_down");
         await using var _ = pipeline;
-        await MixedWorkload.RunAsync(source, 500, seed: 31);
+        await MixedWorkload.RunAsync(source, 200, seed: 31);
         await pipeline.DrainAsync();
 
-        var workload = Task.Run(() => MixedWorkload.RunAsync(source, 4000, seed: 32, firstId: 100_000));
+        var workload = Task.Run(() => MixedWorkload.RunAsync(source, 2000, seed: 32, firstId: 100_000));
         await Task.Delay(1000);
         var applied = (await Postgres.PipelineProgress.AppliedAsync(pipeline.Options, CancellationToken.None))["kf_down"].CommitLsn;
         _kafka.SetBrokerDown(BrokerId);
@@ -90,7 +90,7 @@ public sealed class KafkaFaultTests(ITestOutputHelper output) : IAsyncLifetime
         _kafka.PushRequestErrors(0 /* Produce */,
             ErrorCode.NotLeaderForPartition, ErrorCode.RequestTimedOut, ErrorCode.NotEnoughReplicas,
             ErrorCode.MsgSizeTooLarge);
-        await MixedWorkload.RunAsync(source, 3000, seed: 42, firstId: 100_000);
+        await MixedWorkload.RunAsync(source, 2000, seed: 42, firstId: 100_000);
         await pipeline.DrainAsync(TimeSpan.FromSeconds(120));
         await AssertExactAsync(source, target);
         Assert.True(Capture.CaptureMetrics.Errors.WithLabels("kf_produce", "produce").Value > failures, "no delivery failed: the injected errors never reached Capture");
@@ -108,7 +108,7 @@ public sealed class KafkaFaultTests(ITestOutputHelper output) : IAsyncLifetime
         // Every OffsetCommit of Transform and Sink fails for a while: their committed offsets fall behind what they applied.
         _kafka.PushRequestErrors(8 /* OffsetCommit */, Enumerable.Repeat(new[] { ErrorCode.RequestTimedOut, ErrorCode.NotCoordinatorForGroup, ErrorCode.RebalanceInProgress, ErrorCode.GroupLoadInProgress }, 40)
             .SelectMany(e => e).ToArray());
-        await MixedWorkload.RunAsync(source, 3000, seed: 52, firstId: 100_000);
+        await MixedWorkload.RunAsync(source, 2000, seed: 52, firstId: 100_000);
         await pipeline.DrainAsync(TimeSpan.FromSeconds(120));
 
         // Restarted, both read again from the offsets the broker kept: what they re-read must change nothing.

@@ -279,7 +279,7 @@ public sealed record SoakResult(
         | drained after the workload stopped | {(Drained ? "yes" : "NO")}, {DrainSeconds:0.0} s |
         | table pairs clean | {TablePairsClean} / {TablePairs} |
         | rows expected / in target | {RowsExpected:N0} / {RowsInTarget:N0} |
-        | rows lost | {RowsLost} |
+        | rows lost{(Drained ? "" : " (rows missing from the target; the run did not drain, so this is not a loss count)")} | {RowsLost} |
         | rows duplicated | {RowsDuplicated} |
         | rows with a changed value | {RowsChanged} |
         | unresolved / parked | {Unresolved} / {Parked} |

@@ -43,3 +43,46 @@ public static class LeastPrivilege
     public static string As(string connectionString, string role, string? password = null) =>
         new NpgsqlConnectionStringBuilder(connectionString) { Username = role, Password = password }.ConnectionString;
 }
+
+/// <summary>Makes the shared test server ask these roles for their password (scram-sha-256) over TCP; other roles keep trust.</summary>
+public static class PasswordAuth
+{
+    private static readonly SemaphoreSlim Gate = new(1, 1);
+
+    public static async Task RequireAsync(string connectionString, params string[] roles)
+    {
+        var pg = await SharedPostgres.GetAsync();
+        await Gate.WaitAsync();
+        try
+        {
+            var hba = Path.Combine(pg.DataDirectory, "pg_hba.conf");
+            var text = await File.ReadAllTextAsync(hba);
+            // pg_hba.conf is read top-down, first match wins: these lines go before the cluster's trust lines.
+            var lines = roles.SelectMany(r => new[] { $"host all {r} 127.0.0.1/32 scram-sha-256", $"host replication {r} 127.0.0.1/32 scram-sha-256" })
+                .Where(l => !text.Contains(l, StringComparison.Ordinal)).ToList();
+            if (lines.Count > 0)
+            {
+                await File.WriteAllTextAsync(hba, string.Join("\n", lines) + "\n" + text);
+                await SharedPostgres.ExecuteAsync(pg.ConnectionString(), "SELECT pg_reload_conf()");
+            }
+        }
+        finally
+        {
+            Gate.Release();
+        }
+
+        // The reload is asynchronous: wait until a wrong password is refused.
+        await Wait.ForAsync(async () =>
+        {
+            try
+            {
+                await SharedPostgres.ExecuteAsync(LeastPrivilege.As(connectionString, roles[0], "not-the-password"), "SELECT 1");
+                return false;
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InvalidPassword)
+            {
+                return true;
+            }
+        }, "pg_hba.conf asking for passwords", 60);
+    }
+}

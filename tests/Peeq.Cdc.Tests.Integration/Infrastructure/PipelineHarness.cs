@@ -20,11 +20,19 @@ public sealed class PipelineHarness(PipelineOptions options, EmbeddedKafka kafka
     public PipelineConfig Config { get; } = PipelineConfig.FromOptions(options);
 
     /// <param name="dashboard">Also serve the dashboard, /api/status and the notifications, as <c>run</c> does.</param>
-    public async Task StartAsync(Stages stages = Stages.All, bool dashboard = false, string? reportsDirectory = null)
+    /// <param name="logs">Also sends the stages' log lines here (for tests that assert on what the pipeline said).</param>
+    public async Task StartAsync(Stages stages = Stages.All, bool dashboard = false, string? reportsDirectory = null, ILoggerProvider? logs = null)
     {
         var app = PipelineHost.Build(Config, kafka.Endpoint, stages, urls: null,
             Environment.GetEnvironmentVariable("PEEQ_TEST_LOG") == "debug" ? LogLevel.Debug : LogLevel.Information,
-            configure: b => b.Logging.AddProvider(new TestOutputLoggerProvider(output, Environment.GetEnvironmentVariable("PEEQ_TEST_LOG") == "debug" ? LogLevel.Debug : LogLevel.Information)),
+            configure: b =>
+            {
+                b.Logging.AddProvider(new TestOutputLoggerProvider(output, Environment.GetEnvironmentVariable("PEEQ_TEST_LOG") == "debug" ? LogLevel.Debug : LogLevel.Information));
+                if (logs is not null)
+                {
+                    b.Logging.AddProvider(logs);
+                }
+            },
             dashboard: dashboard, reportsDirectory: reportsDirectory);
         await app.StartAsync();
         _running[stages] = app;

@@ -70,7 +70,7 @@ public static class ReplicationSetup
         {
             throw new CaptureSetupException(
                 $"source '{name}': role '{role.user}' has no REPLICATION privilege. Run ALTER ROLE {Sql.QuoteIdent(role.user)} REPLICATION; "
-                + "(see docs/security.md for a least-privilege setup).");
+                + "(docs/configuration.md, \"Start-up errors\").");
         }
 
         // Before anything is created on the source: a server that cannot serve every source configured on it is

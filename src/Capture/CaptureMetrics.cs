@@ -50,6 +50,9 @@ public static class CaptureMetrics
     public static readonly Gauge Up = Metrics.CreateGauge(
         "peeq_cdc_capture_source_up", "1 while the source is streaming, 0 while it is being retried or is stopped.", "source");
 
+    public static readonly Gauge RetryDelaySeconds = Metrics.CreateGauge(
+        "peeq_cdc_capture_retry_delay_seconds", "While the source is not capturing: seconds Capture waits before it tries again (backoff, or 60 for an error that needs an operator); 0 once it is set up.", "source");
+
     public static readonly Counter Errors = Metrics.CreateCounter(
         "peeq_cdc_capture_errors_total", "Errors by kind (connect, permanent, stream, produce, slot_lost, snapshot).", "source", "kind");
 

@@ -42,6 +42,13 @@ public sealed class CaptureService(PipelineConfig config, KafkaEndpoint kafka, I
         producer.Flush(TimeSpan.FromSeconds(5));
     }
 
+    /// <summary>Every Capture-fed source of the configuration on the same server as <paramref name="source"/> (each needs a slot and a WAL sender there).</summary>
+    public static IReadOnlyCollection<SourceOptions> SameServer(PipelineOptions options, SourceOptions source)
+    {
+        var server = SourceAdmin.ServerOf(source.ConnectionString);
+        return options.Sources.Where(s => !s.IsDebezium && SourceAdmin.ServerOf(s.ConnectionString) == server).ToList();
+    }
+
     public static byte[]? SealKey() =>
         Environment.GetEnvironmentVariable(SealKeyVariable) is { Length: > 0 } text ? SealedValue.ParseKey(text) : null;
 
@@ -61,9 +68,10 @@ public sealed class CaptureService(PipelineConfig config, KafkaEndpoint kafka, I
                 PreparedSource prepared;
                 await using (var conn = await PgConnections.OpenAsync(source.ConnectionString, $"source '{source.Name}'", ct, 10))
                 {
-                    prepared = await ReplicationSetup.PrepareAsync(source, conn, _logger, ct);
+                    prepared = await ReplicationSetup.PrepareAsync(source, conn, _logger, ct, SameServer(options, source));
                 }
 
+                CaptureMetrics.RetryDelaySeconds.WithLabels(source.Name).Set(0);
                 var session = new SourceCaptureSession(new SourceCaptureContext(prepared, options.Capture, control, targetDb,
                     new RawEventProducer(producer, source.Name, raw.Topic, window), window, protector, _logger));
                 await session.RunAsync(ct);
@@ -77,6 +85,7 @@ public sealed class CaptureService(PipelineConfig config, KafkaEndpoint kafka, I
             {
                 CaptureMetrics.Up.WithLabels(source.Name).Set(0);
                 CaptureMetrics.Errors.WithLabels(source.Name, "permanent").Inc();
+                CaptureMetrics.RetryDelaySeconds.WithLabels(source.Name).Set(60);
                 _logger.LogError("{Message} (re-checked every minute; other sources keep flowing)", e.Message);
                 await Delay(TimeSpan.FromMinutes(1), ct);
             }
@@ -84,6 +93,7 @@ public sealed class CaptureService(PipelineConfig config, KafkaEndpoint kafka, I
             {
                 CaptureMetrics.Up.WithLabels(source.Name).Set(0);
                 CaptureMetrics.Errors.WithLabels(source.Name, "permanent").Inc();
+                CaptureMetrics.RetryDelaySeconds.WithLabels(source.Name).Set(60);
                 _logger.LogError("Source {Source}: {Error} (re-checked every minute; other sources keep flowing)", source.Name, PgConnections.Explain(e));
                 await Delay(TimeSpan.FromMinutes(1), ct);
             }
@@ -91,6 +101,7 @@ public sealed class CaptureService(PipelineConfig config, KafkaEndpoint kafka, I
             {
                 CaptureMetrics.Up.WithLabels(source.Name).Set(0);
                 CaptureMetrics.Errors.WithLabels(source.Name, e is KafkaDeliveryException ? "produce" : e is DatabaseUnavailableException ? "connect" : "stream").Inc();
+                CaptureMetrics.RetryDelaySeconds.WithLabels(source.Name).Set(delay.TotalSeconds);
                 _logger.LogWarning("Source {Source}: {Error}; retrying in {Delay}", source.Name, e is NpgsqlException ? PgConnections.Explain(e) : e.Message, delay);
                 _logger.LogDebug(e, "Source {Source} failure detail", source.Name);
                 await Delay(delay, ct);

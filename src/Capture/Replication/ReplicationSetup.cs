@@ -22,6 +22,19 @@ public sealed record PreparedSource(
 
     /// <summary>pgoutput's "messages" option (heartbeats and watermarks as logical messages) needs PostgreSQL 14.</summary>
     public bool SupportsMessages => ServerVersionNum >= 140000;
+
+    /// <summary>The server's wal_sender_timeout (zero: disabled): standby status must reach it well within this.</summary>
+    public TimeSpan WalSenderTimeout { get; init; }
+
+    /// <summary>
+    /// The standby status interval to use: the configured one, but at most a quarter of the server's
+    /// wal_sender_timeout, so a stream that waits for the Sink (nothing read for minutes) is never
+    /// taken for a dead one and terminated, even when a status update is delayed on a busy machine.
+    /// </summary>
+    public TimeSpan StatusInterval(TimeSpan configured) =>
+        WalSenderTimeout > TimeSpan.Zero && WalSenderTimeout / 4 < configured
+            ? TimeSpan.FromMilliseconds(Math.Max(100, WalSenderTimeout.TotalMilliseconds / 4))
+            : configured;
 }
 
 /// <summary>
@@ -33,11 +46,16 @@ public static class ReplicationSetup
     /// <summary>Name of the second publication, for append-only tables (publishes inserts and truncates only).</summary>
     public static string AppendPublication(SourceOptions s) => s.PublicationName + "_append";
 
-    public static async Task<PreparedSource> PrepareAsync(SourceOptions source, NpgsqlConnection conn, ILogger logger, CancellationToken ct)
+    /// <param name="sameServer">
+    /// Every source configured on the same server (host:port) as <paramref name="source"/>, itself included;
+    /// null = only this one. Each needs a slot and a WAL sender, so the server's limits are checked for all of them.
+    /// </param>
+    public static async Task<PreparedSource> PrepareAsync(SourceOptions source, NpgsqlConnection conn, ILogger logger, CancellationToken ct,
+        IReadOnlyCollection<SourceOptions>? sameServer = null)
     {
         var name = source.Name;
         var settings = (await conn.QueryAsync<(string name, string setting)>(new CommandDefinition(
-            "SELECT name, setting FROM pg_settings WHERE name IN ('wal_level', 'max_replication_slots', 'max_wal_senders', 'server_version_num')",
+            "SELECT name, setting FROM pg_settings WHERE name IN ('wal_level', 'max_replication_slots', 'max_wal_senders', 'server_version_num', 'wal_sender_timeout')",
             cancellationToken: ct))).ToDictionary(r => r.name, r => r.setting);
         if (settings["wal_level"] != "logical")
         {
@@ -52,8 +70,12 @@ public static class ReplicationSetup
         {
             throw new CaptureSetupException(
                 $"source '{name}': role '{role.user}' has no REPLICATION privilege. Run ALTER ROLE {Sql.QuoteIdent(role.user)} REPLICATION; "
-                + "(see docs/security.md for a least-privilege setup).");
+                + "(docs/configuration.md, \"Start-up errors\").");
         }
+
+        // Before anything is created on the source: a server that cannot serve every source configured on it is
+        // refused for all of them, not found full by whichever starts last.
+        await CheckSlotCapacityAsync(conn, source, sameServer ?? [source], settings, ct);
 
         var wanted = source.Tables.Select(t => TableId.Parse(t)).ToList();
         var tables = await Catalog.LoadTablesAsync(conn, wanted, ct);
@@ -62,7 +84,8 @@ public static class ReplicationSetup
         {
             throw new CaptureSetupException(
                 $"source '{name}': configured table{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)} "
-                + $"do{(missing.Count > 1 ? "" : "es")} not exist in database '{conn.Database}' (or the role cannot see {(missing.Count > 1 ? "them" : "it")})");
+                + $"do{(missing.Count > 1 ? "" : "es")} not exist in database '{conn.Database}' (or the role cannot see {(missing.Count > 1 ? "them" : "it")}). "
+                + $"Create {(missing.Count > 1 ? "them" : "it")}, grant the capture role USAGE on {(missing.Count > 1 ? "their schemas" : "its schema")}, or remove {(missing.Count > 1 ? "them" : "it")} from sources[].tables.");
         }
 
         var unreadable = new List<TableId>();
@@ -129,8 +152,11 @@ public static class ReplicationSetup
             publications.Add(publication);
         }
 
-        await CheckSlotCapacityAsync(conn, source, settings, ct);
-        return new PreparedSource(source, conn.Database, int.Parse(settings["server_version_num"], System.Globalization.CultureInfo.InvariantCulture), tables, publications);
+        return new PreparedSource(source, conn.Database, int.Parse(settings["server_version_num"], System.Globalization.CultureInfo.InvariantCulture), tables, publications)
+        {
+            // pg_settings gives wal_sender_timeout in milliseconds.
+            WalSenderTimeout = TimeSpan.FromMilliseconds(long.Parse(settings["wal_sender_timeout"], System.Globalization.CultureInfo.InvariantCulture)),
+        };
     }
 
     private static async Task EnsurePublicationAsync(NpgsqlConnection conn, SourceOptions source, string publication, IReadOnlyList<TableId> tables, string publish, ILogger logger, CancellationToken ct)
@@ -184,28 +210,47 @@ public static class ReplicationSetup
             tables.Count > 0 ? tableList : "no tables yet");
     }
 
-    private static async Task CheckSlotCapacityAsync(NpgsqlConnection conn, SourceOptions source, Dictionary<string, string> settings, CancellationToken ct)
+    /// <summary>
+    /// Every source configured on this server needs a slot and, while it streams, a WAL sender (one more of
+    /// each while an exported snapshot is held). Checked for all of them at once, so the error comes at start
+    /// and names the figure to raise to, rather than the last source to start finding the server full.
+    /// </summary>
+    private static async Task CheckSlotCapacityAsync(NpgsqlConnection conn, SourceOptions source, IReadOnlyCollection<SourceOptions> sameServer,
+        Dictionary<string, string> settings, CancellationToken ct)
     {
-        var (slots, ours, senders) = await conn.QuerySingleAsync<(int slots, bool ours, int senders)>(new CommandDefinition(
+        var ours = sameServer.Select(s => s.SlotName).Append(source.SlotName).Distinct(StringComparer.Ordinal).ToArray();
+        var needed = ours.Length;
+        // Slots and WAL senders that none of these sources uses (other tools, standbys, other pipelines);
+        // our temporary snapshot slots (<slot>_snap_<session>) come and go and are ours.
+        var (otherSlots, otherSenders) = await conn.QuerySingleAsync<(int slots, int senders)>(new CommandDefinition(
             """
-            SELECT (SELECT count(*)::int FROM pg_replication_slots),
-                   EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = @slot),
-                   (SELECT count(*)::int FROM pg_stat_replication)
-            """, new { slot = source.SlotName }, cancellationToken: ct));
+            SELECT (SELECT count(*)::int FROM pg_replication_slots s
+                    WHERE NOT (s.slot_name = ANY(@ours)) AND NOT EXISTS (SELECT 1 FROM unnest(@ours) o WHERE s.temporary AND s.slot_name LIKE o || '\_snap\_%')),
+                   (SELECT count(*)::int FROM pg_stat_replication r
+                    WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots s WHERE s.active_pid = r.pid
+                                      AND (s.slot_name = ANY(@ours) OR EXISTS (SELECT 1 FROM unnest(@ours) o WHERE s.slot_name LIKE o || '\_snap\_%'))))
+            """, new { ours }, cancellationToken: ct));
         var maxSlots = int.Parse(settings["max_replication_slots"], System.Globalization.CultureInfo.InvariantCulture);
         var maxSenders = int.Parse(settings["max_wal_senders"], System.Globalization.CultureInfo.InvariantCulture);
-        if (!ours && slots >= maxSlots)
+        var short_ = new List<string>();
+        var fix = new List<string>();
+        foreach (var (setting, max, others) in new[] { ("max_replication_slots", maxSlots, otherSlots), ("max_wal_senders", maxSenders, otherSenders) })
         {
-            throw new CaptureSetupException(
-                $"source '{source.Name}': the server has no free replication slot (max_replication_slots = {maxSlots}, {slots} in use). "
-                + $"Raise it (ALTER SYSTEM SET max_replication_slots = {maxSlots + 10}; and restart) or drop unused slots.");
+            if (needed + others > max)
+            {
+                // One more than needed: a source takes a temporary slot and sender while it reads an exported snapshot.
+                var to = needed + others + 1;
+                short_.Add($"{setting} = {max}, but {needed} source{(needed > 1 ? "s" : "")} need one each and {others} {(others == 1 ? "is" : "are")} used by others");
+                fix.Add($"ALTER SYSTEM SET {setting} = {to};");
+            }
         }
 
-        if (senders >= maxSenders)
+        if (short_.Count > 0)
         {
             throw new CaptureSetupException(
-                $"source '{source.Name}': the server has no free WAL sender (max_wal_senders = {maxSenders}, {senders} in use). "
-                + $"Raise it (ALTER SYSTEM SET max_wal_senders = {maxSenders + 10}; and restart).");
+                $"source '{source.Name}': the server {SourceAdmin.ServerOf(source.ConnectionString)} is configured for too few replication connections for the "
+                + $"{needed} source{(needed > 1 ? "s" : "")} configured on it ({string.Join(", ", sameServer.Select(s => s.Name).Append(source.Name).Distinct(StringComparer.Ordinal))}): "
+                + $"{string.Join("; ", short_)}. Raise {(fix.Count > 1 ? "them" : "it")} (run {string.Join(" ", fix)} then restart the server), or drop slots nobody uses.");
         }
     }
 

@@ -17,6 +17,9 @@ public sealed record OrphanSlot(string Server, string Slot, string Database, boo
 /// </summary>
 public static class SourceAdmin
 {
+    // An operator's command on a busy server: waits longer for a connection than a worker's quick check.
+    private const int ConnectSeconds = 15;
+
     /// <summary>
     /// Drops the source's slot and forgets its applied position and snapshot state in the target, so the
     /// next capture start creates a new slot and takes a new snapshot of every table (rows the source
@@ -26,7 +29,7 @@ public static class SourceAdmin
     {
         var source = o.Source(name);
         var done = new List<string>();
-        await using (var conn = await PgConnections.OpenAsync(source.ConnectionString, $"source '{name}'", ct))
+        await using (var conn = await PgConnections.OpenAsync(source.ConnectionString, $"source '{name}'", ct, ConnectSeconds))
         {
             done.Add(await DropSlotAsync(conn, source, ct));
         }
@@ -41,7 +44,7 @@ public static class SourceAdmin
     {
         var source = o.Source(name);
         var done = new List<string>();
-        await using (var conn = await PgConnections.OpenAsync(source.ConnectionString, $"source '{name}'", ct))
+        await using (var conn = await PgConnections.OpenAsync(source.ConnectionString, $"source '{name}'", ct, ConnectSeconds))
         {
             done.Add(await DropSlotAsync(conn, source, ct));
             if (source.CreateReplicationObjects)
@@ -64,7 +67,7 @@ public static class SourceAdmin
         }
 
         done.AddRange(await ForgetAsync(o, source, ct));
-        await using (var target = await PgConnections.OpenAsync(o.Target(source.Target).ConnectionString, $"target '{source.Target}'", ct))
+        await using (var target = await PgConnections.OpenAsync(o.Target(source.Target).ConnectionString, $"target '{source.Target}'", ct, ConnectSeconds))
         {
             if (await target.ExecuteScalarAsync<bool>(new CommandDefinition("SELECT to_regclass('peeq_cdc.table_state') IS NOT NULL", cancellationToken: ct)))
             {
@@ -99,7 +102,7 @@ public static class SourceAdmin
     private static async Task<List<string>> ForgetAsync(PipelineOptions o, SourceOptions source, CancellationToken ct)
     {
         var target = o.Target(source.Target);
-        await using var conn = await PgConnections.OpenAsync(target.ConnectionString, $"target '{target.Name}'", ct);
+        await using var conn = await PgConnections.OpenAsync(target.ConnectionString, $"target '{target.Name}'", ct, ConnectSeconds);
         var done = new List<string>();
         foreach (var table in new[] { "applied_position", "flow_position", "replay_requests", "source_table_state", "snapshot_requests" })
         {
@@ -160,7 +163,7 @@ public static class SourceAdmin
             throw new CaptureSetupException($"source '{name}' does not capture {table} (its tables: {string.Join(", ", source.Tables)})");
         }
 
-        await using (var conn = await PgConnections.OpenAsync(source.ConnectionString, $"source '{name}'", ct))
+        await using (var conn = await PgConnections.OpenAsync(source.ConnectionString, $"source '{name}'", ct, ConnectSeconds))
         {
             var info = (await Catalog.LoadTablesAsync(conn, [table], ct)).GetValueOrDefault(table)
                 ?? throw new CaptureSetupException($"source '{name}': table {table} does not exist in database '{conn.Database}'");
@@ -173,7 +176,7 @@ public static class SourceAdmin
         }
 
         var target = o.Target(source.Target);
-        await using var t = await PgConnections.OpenAsync(target.ConnectionString, $"target '{target.Name}'", ct);
+        await using var t = await PgConnections.OpenAsync(target.ConnectionString, $"target '{target.Name}'", ct, ConnectSeconds);
         if (!await t.ExecuteScalarAsync<bool>(new CommandDefinition("SELECT to_regclass('peeq_cdc.snapshot_requests') IS NOT NULL", cancellationToken: ct)))
         {
             throw new CaptureSetupException($"target '{target.Name}' has no peeq_cdc schema yet: start the Sink once first");

@@ -77,7 +77,9 @@ public sealed class SourceCaptureSession
         var options = ctx.Source.Options;
         await using var repl = new LogicalReplicationConnection(PgConnections.Prepare(options.ConnectionString, $"peeq-cdc capture {_name}"))
         {
-            WalReceiverStatusInterval = ctx.Options.StatusInterval,
+            // Sent by a timer whether or not the stream is being read: while Capture waits for the Sink it
+            // reads nothing, and only these keep the walsender from ending the connection at wal_sender_timeout.
+            WalReceiverStatusInterval = ctx.Source.StatusInterval(ctx.Options.StatusInterval),
             WalReceiverTimeout = TimeSpan.FromSeconds(Math.Max(60, ctx.Options.StatusInterval.TotalSeconds * 6)),
         };
         await repl.Open(ct);
@@ -684,6 +686,8 @@ public sealed class SourceCaptureSession
         var nextHealth = DateTime.UtcNow;
         var nextHeartbeat = DateTime.UtcNow + ctx.Options.HeartbeatInterval;
         var appendOnlyCounts = new Dictionary<TableId, long>();
+        var statusInterval = ctx.Source.StatusInterval(ctx.Options.StatusInterval);
+        var lastStatus = DateTime.UtcNow;
         while (!ct.IsCancellationRequested)
         {
             try
@@ -699,16 +703,18 @@ public sealed class SourceCaptureSession
                     Faults.FaultPoint.Reached(Faults.FaultPoint.CaptureBeforeConfirm);
                     confirmed = progress.AppliedEnd;
                     repl.SetReplicationStatus(new NpgsqlLogSequenceNumber(confirmed.Value));
-                    try
-                    {
-                        await repl.SendStatusUpdate(ct).WaitAsync(TimeSpan.FromSeconds(5), ct);
-                    }
-                    catch (Exception e) when (e is InvalidOperationException or TimeoutException)
-                    {
-                        // Not streaming (yet, or any more): the status goes with the next periodic update.
-                    }
-
+                    await SendStatusAsync(repl, ct);
+                    lastStatus = DateTime.UtcNow;
                     CaptureMetrics.ConfirmedLsn.WithLabels(_name).Set(confirmed.Value);
+                }
+                else if (_streaming && DateTime.UtcNow - lastStatus >= statusInterval)
+                {
+                    // Nothing new to confirm (the Sink is down or behind, the window is full and the stream is
+                    // not being read): standby status still goes out, so the walsender never takes the wait
+                    // for a dead connection (wal_sender_timeout). Npgsql's own timer does the same; this one
+                    // does not depend on it.
+                    await SendStatusAsync(repl, ct);
+                    lastStatus = DateTime.UtcNow;
                 }
 
                 if (progress.ReplayRequested > _lastReplayRequested)
@@ -756,6 +762,18 @@ public sealed class SourceCaptureSession
                 await session.CancelAsync();
                 return;
             }
+        }
+    }
+
+    private static async Task SendStatusAsync(LogicalReplicationConnection repl, CancellationToken ct)
+    {
+        try
+        {
+            await repl.SendStatusUpdate(ct).WaitAsync(TimeSpan.FromSeconds(5), ct);
+        }
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException)
+        {
+            // Not streaming (yet, or any more): the status goes with the next periodic update.
         }
     }
 

@@ -870,7 +870,8 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
 
     /// <summary>
     /// The plain COPY path for the initial load of an empty table: while a table is 'loading' for this
-    /// source and held nothing when its load began, snapshot rows are COPY'd straight into the target and
+    /// source (or has no state yet: the first chunk's progress mark is recorded after its rows, in the same
+    /// target transaction) and held nothing when its load began, snapshot rows are COPY'd straight into the target and
     /// the lineage, with no staging and no upsert. A key that is already there (a streamed change got it
     /// first, or another source) makes the COPY fail: it is rolled back to its savepoint and the batch
     /// takes the staged path, which from then on serves the table.
@@ -891,7 +892,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
         if (!_bulk.ContainsKey(table.Id))
         {
             var empty = await conn.ExecuteScalarAsync<bool>(new CommandDefinition($"""
-                SELECT EXISTS (SELECT 1 FROM peeq_cdc.table_state WHERE target_table = @t AND source = @source AND state = 'loading')
+                SELECT coalesce((SELECT state FROM peeq_cdc.table_state WHERE target_table = @t AND source = @source), 'loading') = 'loading'
                    AND NOT EXISTS (SELECT 1 FROM {table.QuotedLineage}) AND NOT EXISTS (SELECT 1 FROM {table.Id.Quoted})
                 """, new { t = table.Id.ToString(), source }, cancellationToken: ct));
             _bulk[table.Id] = empty;

@@ -912,7 +912,6 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                 var line = new StringBuilder();
                 foreach (var r in rows)
                 {
-                    line.Clear();
                     foreach (var k in keyColumns)
                     {
                         AppendCopy(line, TextOf(r.Row![k.Name], k)).Append('\t');
@@ -923,8 +922,10 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                     AppendCopy(line, r.Origin.Key.ToJsonString()).Append('\t');
                     line.Append(r.Lsn.ToString()).Append('\t').Append(r.Seq).Append("\tf\t");
                     line.Append(r.Claim is { Mode: ConflictMode.Priority } c ? c.Rank.ToString(System.Globalization.CultureInfo.InvariantCulture) : "\\N").Append('\n');
-                    await w.WriteAsync(line.ToString());
+                    await FlushCopyAsync(w, line, ct);
                 }
+
+                await FlushCopyAsync(w, line, ct, force: true);
             }
 
             await using (var w = await conn.BeginTextImportAsync($"COPY {table.Id.Quoted} ({string.Join(", ", columns.Select(c => Q(c.Name)))}) FROM STDIN", ct))
@@ -932,7 +933,6 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                 var line = new StringBuilder();
                 foreach (var r in rows)
                 {
-                    line.Clear();
                     for (var i = 0; i < columns.Count; i++)
                     {
                         if (i > 0)
@@ -943,8 +943,11 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                         AppendCopy(line, TextOf(r.Row![columns[i].Name], columns[i]));
                     }
 
-                    await w.WriteAsync(line.Append('\n').ToString());
+                    line.Append('\n');
+                    await FlushCopyAsync(w, line, ct);
                 }
+
+                await FlushCopyAsync(w, line, ct, force: true);
             }
 
             await conn.ExecuteAsync(new CommandDefinition("RELEASE SAVEPOINT bulk_load", cancellationToken: ct));
@@ -960,11 +963,30 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
         }
     }
 
+    /// <summary>Hands the COPY lines gathered so far to the writer once they fill a 64 KiB piece (or when <paramref name="force"/>d), not one call per row.</summary>
+    private static async Task FlushCopyAsync(TextWriter w, StringBuilder lines, CancellationToken ct, bool force = false)
+    {
+        if (lines.Length == 0 || (!force && lines.Length < 64 * 1024))
+        {
+            return;
+        }
+
+        await w.WriteAsync(lines, ct);
+        lines.Clear();
+    }
+
+    private static readonly System.Buffers.SearchValues<char> CopyEscaped = System.Buffers.SearchValues.Create("\\\t\n\r");
+
     private static StringBuilder AppendCopy(StringBuilder sb, string? text)
     {
         if (text is null)
         {
             return sb.Append("\\N");
+        }
+
+        if (text.AsSpan().IndexOfAny(CopyEscaped) < 0)
+        {
+            return sb.Append(text); // the common case: nothing to escape, one append
         }
 
         foreach (var ch in text)

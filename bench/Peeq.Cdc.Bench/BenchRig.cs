@@ -69,10 +69,19 @@ public sealed class BenchRig : IAsyncDisposable
 
     public PipelineConfig Config => PipelineConfig.FromOptions(Options);
 
+    /// <summary>The pipeline's log level in benchmarks: Warning, or <c>PEEQ_BENCH_LOG</c> (debug, information) for phase timings.</summary>
+    public static LogLevel LogLevelFromEnvironment =>
+        Environment.GetEnvironmentVariable("PEEQ_BENCH_LOG")?.ToLowerInvariant() switch
+        {
+            "debug" => LogLevel.Debug,
+            "information" or "info" => LogLevel.Information,
+            _ => LogLevel.Warning,
+        };
+
     /// <summary>Starts the given stages in this process.</summary>
     public async Task<Microsoft.AspNetCore.Builder.WebApplication> StartPipelineAsync(Stages stages)
     {
-        var app = PipelineHost.Build(Config, Kafka.Endpoint, stages, null, LogLevel.Warning);
+        var app = PipelineHost.Build(Config, Kafka.Endpoint, stages, null, LogLevelFromEnvironment);
         await app.StartAsync();
         return app;
     }

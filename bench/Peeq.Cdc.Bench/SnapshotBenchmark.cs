@@ -34,6 +34,7 @@ public sealed class SnapshotBenchmark(int rows)
         var peak = BenchRig.PeakRssBytes();
         await app.StopAsync();
         await app.DisposeAsync();
+        await StatementProfile.ReportAsync(rig.TargetCs, sw.Elapsed, rig.TargetServer.LogFile);
 
         // Baseline: the COPY pipe into an empty table of the same shape.
         await BenchRig.Exec(rig.TargetCs, "CREATE TABLE baseline_rows (LIKE public.rows INCLUDING ALL)");

@@ -146,10 +146,14 @@ public sealed class ChunkedSnapshot(SourceCaptureContext ctx, RelationCache rela
             rowsGauge.Set(rows);
             while (true)
             {
+                var phase = Stopwatch.StartNew();
                 var chunk = await ReadChunkAsync(table, work.Generation, chunkNo + 1, lastKey, rows, total, ct);
+                var readMs = phase.Elapsed.TotalMilliseconds;
                 var emitted = tracker.Offer(chunk);
                 await EmitWatermarkAsync(chunk.WatermarkId, ct);
+                var markMs = phase.Elapsed.TotalMilliseconds - readMs;
                 var written = await emitted.WaitAsync(ct);
+                var emitMs = phase.Elapsed.TotalMilliseconds - readMs - markMs;
                 chunkNo = chunk.Chunk;
                 rows = chunk.RowsRead;
                 lastKey = chunk.LastKey;
@@ -159,8 +163,8 @@ public sealed class ChunkedSnapshot(SourceCaptureContext ctx, RelationCache rela
                 Faults.FaultPoint.Reached(Faults.FaultPoint.CaptureAfterSnapshotChunk);
                 var rate = (rows - rowsAtStart) / Math.Max(0.001, clock.Elapsed.TotalSeconds);
                 CaptureMetrics.SnapshotRowsPerSecond.WithLabels(_name, label).Set(rate);
-                ctx.Logger.LogDebug("Source {Source}: snapshot of {Table}: chunk {Chunk}, {Read} rows read, {Written} emitted ({Dropped} newer in the stream); {Rows} rows, {Rate:0} rows/s",
-                    _name, table, chunk.Chunk, chunk.Rows.Count, written, chunk.Rows.Count - written, rows, rate);
+                ctx.Logger.LogDebug("Source {Source}: snapshot of {Table}: chunk {Chunk}, {Read} rows read, {Written} emitted ({Dropped} newer in the stream); {Rows} rows, {Rate:0} rows/s; read {ReadMs:0} ms, watermark {MarkMs:0} ms, until emitted {EmitMs:0} ms",
+                    _name, table, chunk.Chunk, chunk.Rows.Count, written, chunk.Rows.Count - written, rows, rate, readMs, markMs, emitMs);
                 if (chunk.Done)
                 {
                     ctx.Logger.LogInformation("Source {Source}: snapshot of {Table} (generation {Generation}) read: {Rows} rows in {Chunks} chunks",

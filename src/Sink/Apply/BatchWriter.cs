@@ -870,7 +870,8 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
 
     /// <summary>
     /// The plain COPY path for the initial load of an empty table: while a table is 'loading' for this
-    /// source and held nothing when its load began, snapshot rows are COPY'd straight into the target and
+    /// source (or has no state yet: the first chunk's progress mark is recorded after its rows, in the same
+    /// target transaction) and held nothing when its load began, snapshot rows are COPY'd straight into the target and
     /// the lineage, with no staging and no upsert. A key that is already there (a streamed change got it
     /// first, or another source) makes the COPY fail: it is rolled back to its savepoint and the batch
     /// takes the staged path, which from then on serves the table.
@@ -891,7 +892,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
         if (!_bulk.ContainsKey(table.Id))
         {
             var empty = await conn.ExecuteScalarAsync<bool>(new CommandDefinition($"""
-                SELECT EXISTS (SELECT 1 FROM peeq_cdc.table_state WHERE target_table = @t AND source = @source AND state = 'loading')
+                SELECT coalesce((SELECT state FROM peeq_cdc.table_state WHERE target_table = @t AND source = @source), 'loading') = 'loading'
                    AND NOT EXISTS (SELECT 1 FROM {table.QuotedLineage}) AND NOT EXISTS (SELECT 1 FROM {table.Id.Quoted})
                 """, new { t = table.Id.ToString(), source }, cancellationToken: ct));
             _bulk[table.Id] = empty;
@@ -911,7 +912,6 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                 var line = new StringBuilder();
                 foreach (var r in rows)
                 {
-                    line.Clear();
                     foreach (var k in keyColumns)
                     {
                         AppendCopy(line, TextOf(r.Row![k.Name], k)).Append('\t');
@@ -922,8 +922,10 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                     AppendCopy(line, r.Origin.Key.ToJsonString()).Append('\t');
                     line.Append(r.Lsn.ToString()).Append('\t').Append(r.Seq).Append("\tf\t");
                     line.Append(r.Claim is { Mode: ConflictMode.Priority } c ? c.Rank.ToString(System.Globalization.CultureInfo.InvariantCulture) : "\\N").Append('\n');
-                    await w.WriteAsync(line.ToString());
+                    await FlushCopyAsync(w, line, ct);
                 }
+
+                await FlushCopyAsync(w, line, ct, force: true);
             }
 
             await using (var w = await conn.BeginTextImportAsync($"COPY {table.Id.Quoted} ({string.Join(", ", columns.Select(c => Q(c.Name)))}) FROM STDIN", ct))
@@ -931,7 +933,6 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                 var line = new StringBuilder();
                 foreach (var r in rows)
                 {
-                    line.Clear();
                     for (var i = 0; i < columns.Count; i++)
                     {
                         if (i > 0)
@@ -942,8 +943,11 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                         AppendCopy(line, TextOf(r.Row![columns[i].Name], columns[i]));
                     }
 
-                    await w.WriteAsync(line.Append('\n').ToString());
+                    line.Append('\n');
+                    await FlushCopyAsync(w, line, ct);
                 }
+
+                await FlushCopyAsync(w, line, ct, force: true);
             }
 
             await conn.ExecuteAsync(new CommandDefinition("RELEASE SAVEPOINT bulk_load", cancellationToken: ct));
@@ -959,11 +963,30 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
         }
     }
 
+    /// <summary>Hands the COPY lines gathered so far to the writer once they fill a 64 KiB piece (or when <paramref name="force"/>d), not one call per row.</summary>
+    private static async Task FlushCopyAsync(TextWriter w, StringBuilder lines, CancellationToken ct, bool force = false)
+    {
+        if (lines.Length == 0 || (!force && lines.Length < 64 * 1024))
+        {
+            return;
+        }
+
+        await w.WriteAsync(lines, ct);
+        lines.Clear();
+    }
+
+    private static readonly System.Buffers.SearchValues<char> CopyEscaped = System.Buffers.SearchValues.Create("\\\t\n\r");
+
     private static StringBuilder AppendCopy(StringBuilder sb, string? text)
     {
         if (text is null)
         {
             return sb.Append("\\N");
+        }
+
+        if (text.AsSpan().IndexOfAny(CopyEscaped) < 0)
+        {
+            return sb.Append(text); // the common case: nothing to escape, one append
         }
 
         foreach (var ch in text)

@@ -853,6 +853,8 @@ public sealed class SourceApplier : IAsyncDisposable
             _careful.Remove(commit.CommitLsn);
         }
 
+        _logger.LogDebug("Sink {Source}: committed {Transactions} transaction(s), {Rows} rows up to {Lsn}; written and committed in {WriteMs:0} ms, {AgeMs:0} ms after the batch opened",
+            _source, _written.Count, _batchRows, last.CommitLsn, sw.Elapsed.TotalMilliseconds, _batchAge.Elapsed.TotalMilliseconds);
         SinkMetrics.BatchRows.WithLabels(_target).Observe(_batchRows);
         SinkMetrics.BatchSeconds.WithLabels(_target).Observe(_batchAge.Elapsed.TotalSeconds + sw.Elapsed.TotalSeconds);
         SinkMetrics.AppliedLsn.WithLabels(_source).Set(last.CommitLsn.Value);

@@ -52,6 +52,33 @@ public sealed class SnapshotTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task initial_snapshot_into_an_empty_target_takes_the_plain_copy_path_from_its_first_chunk()
+    {
+        var source = await SharedPostgres.CreateDatabaseAsync("snap_copy_src");
+        var target = await SharedPostgres.CreateDatabaseAsync("snap_copy_dst");
+        await SharedPostgres.ExecuteAsync(source, "CREATE TABLE snapcopy_items (id bigint PRIMARY KEY, v int NOT NULL, note text); "
+            + "INSERT INTO snapcopy_items SELECT g, g % 7, md5(g::text) FROM generate_series(1, 3000) g");
+        var options = PipelineHarness.Identity("snapcopy", source, target, _kafka.BootstrapServers, "snapcopy_items");
+        options.Capture.SnapshotChunkRows = 1000;
+        var copied = Sink.SinkMetrics.RowsApplied.WithLabels("target", "public.snapcopy_items", "copy").Value;
+        try
+        {
+            await using var pipeline = new PipelineHarness(options, _kafka, output);
+            await pipeline.StartAsync();
+            await CaptureProbe.WaitForSnapshotAsync(target, "snapcopy", "snapcopy_items");
+            await pipeline.DrainAsync();
+            await TableComparer.AssertEqualAsync(source, target, TableId.Parse("snapcopy_items"));
+
+            // Every chunk, the first included (applied before any progress of the table was recorded), was COPY'd.
+            Assert.Equal(3000, Sink.SinkMetrics.RowsApplied.WithLabels("target", "public.snapcopy_items", "copy").Value - copied);
+        }
+        finally
+        {
+            await SharedPostgres.ExecuteAsync(source, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database() AND NOT active");
+        }
+    }
+
+    [Fact]
     public async Task snapshot_killed_with_kill_9_resumes_after_the_last_applied_chunk()
     {
         var source = await SharedPostgres.CreateDatabaseAsync("snap_kill_src");

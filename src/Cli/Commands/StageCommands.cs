@@ -41,10 +41,16 @@ public static class StageCommands
             var selected = parse.GetValue(only) is { Length: > 0 } o ? o : null;
             if (!parse.GetValue(keepGoing))
             {
-                var problems = await Preflight.CheckAsync(pipeline, stages.HasFlag(Stages.Capture), stages != Stages.Capture, ct);
+                var slow = new List<string>();
+                var problems = await Preflight.CheckAsync(pipeline, stages.HasFlag(Stages.Capture), stages != Stages.Capture, ct, transient: slow);
                 if (problems.Count > 0)
                 {
                     throw new ConfigurationException(string.Join(Environment.NewLine, problems));
+                }
+
+                foreach (var s in slow)
+                {
+                    Console.Error.WriteLine($"warning: {s}; starting anyway, it is retried with backoff");
                 }
             }
 

@@ -12,7 +12,13 @@ namespace Peeq.Cdc.Cli.Hosting;
 /// </summary>
 public static class Preflight
 {
-    public static async Task<List<string>> CheckAsync(PipelineConfig config, bool sources, bool targets, CancellationToken ct, int timeoutSeconds = 3)
+    /// <param name="transient">
+    /// When given, databases that did not answer within the timeout are listed here instead of as problems: a
+    /// worker starting on a saturated host or beside a restarting server then starts and retries them with
+    /// backoff (as it does for any outage after start) instead of exiting and being restarted forever.
+    /// Refused connections, bad credentials, missing databases and tables stay problems.
+    /// </param>
+    public static async Task<List<string>> CheckAsync(PipelineConfig config, bool sources, bool targets, CancellationToken ct, int timeoutSeconds = 10, List<string>? transient = null)
     {
         var o = config.Options;
         var checks = new List<Task<string?>>();
@@ -32,6 +38,15 @@ public static class Preflight
                         ? null
                         : string.Join(Environment.NewLine, missing.Select(m =>
                             $"{Where(config, $"{key}:tables:{m.j}")}: source '{s.Name}': table {m.t} does not exist in database '{conn.Database}'"));
+                }
+                catch (DatabaseUnavailableException e) when (transient is not null && IsTimeout(e))
+                {
+                    lock (transient)
+                    {
+                        transient.Add(e.Message);
+                    }
+
+                    return null;
                 }
                 catch (DatabaseUnavailableException e)
                 {
@@ -55,6 +70,15 @@ public static class Preflight
                     await using var conn = await PgConnections.OpenAsync(t.ConnectionString, $"{Where(config, key + ":connectionString")}: target '{t.Name}'", ct, timeoutSeconds);
                     return null;
                 }
+                catch (DatabaseUnavailableException e) when (transient is not null && IsTimeout(e))
+                {
+                    lock (transient)
+                    {
+                        transient.Add(e.Message);
+                    }
+
+                    return null;
+                }
                 catch (DatabaseUnavailableException e)
                 {
                     return e.Message;
@@ -65,6 +89,9 @@ public static class Preflight
         var results = await Task.WhenAll(checks);
         return results.Where(r => r is not null).Select(r => r!).ToList();
     }
+
+    private static bool IsTimeout(DatabaseUnavailableException e) =>
+        e.InnerException is TimeoutException or NpgsqlException { InnerException: TimeoutException };
 
     private static string Where(PipelineConfig config, string key) =>
         config.File is null ? ConfigFile.Display(key) : $"{config.File.Where(key)}: {ConfigFile.Display(key)}";

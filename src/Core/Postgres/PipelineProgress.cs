@@ -104,7 +104,8 @@ public static class PipelineProgress
     /// Waits for the pipeline to drain on its progress rather than on a fixed window: drained when every source
     /// has been applied up to its WAL position at the time of the call, every table's snapshot is complete, and
     /// <see cref="DrainWait.AlsoPending"/> (if any) counts nothing. The deadline extends while progress is
-    /// made (an applied position advances, snapshot rows are loaded, the pending count changes): it gives up
+    /// made (a source short of its goal gets closer, snapshot rows are loaded, the pending count changes; a
+    /// heartbeat carrying a caught-up source further is not progress): it gives up
     /// only after <see cref="DrainWait.Stall"/> without any progress, or at <see cref="DrainWait.Limit"/>.
     /// </summary>
     public static async Task<DrainOutcome> WaitForDrainAsync(PipelineOptions o, DrainWait wait, CancellationToken ct)
@@ -154,12 +155,10 @@ public static class PipelineProgress
     {
         var applied = await AppliedAsync(o, ct);
         ulong behind = 0;
-        ulong positions = 0;
         var sourcesBehind = 0;
         foreach (var (source, g) in goal)
         {
             var a = applied.TryGetValue(source, out var p) ? p.EndLsn : Lsn.Zero;
-            positions += (ulong)Lsn.Distance(a, Lsn.Zero);
             if (a < g)
             {
                 sourcesBehind++;
@@ -178,7 +177,7 @@ public static class PipelineProgress
 
         var snapshots = (await SnapshotsPendingAsync(o, ct)).Sum(p => p.Value.Count);
         var other = alsoPending is null ? 0 : await alsoPending(ct);
-        return new DrainStatus(sourcesBehind, behind, snapshots, snapshotRows, other, $"{positions}/{snapshotRows}/{snapshots}/{other}");
+        return new DrainStatus(sourcesBehind, behind, snapshots, snapshotRows, other, $"{behind}/{snapshotRows}/{snapshots}/{other}");
     }
 }
 

@@ -241,7 +241,7 @@ public sealed partial class ConsolidationTests(ITestOutputHelper output) : IAsyn
         Assert.True(await SharedPostgres.ScalarAsync<long>(_targets["peeq_media"], "SELECT count(*) FROM media_streams WHERE stream_type = 'SHOUTOUT' AND inventory_item_id IS NOT NULL") > 0,
             "no shoutout stream's item lookup into peeq_commerce was resolved: the reconciler's handling of it is not exercised");
 
-        // A parked row explains its difference only while it is recorded: without its parked_rows entry the same
+        // A parked row explains its difference only while it is parked: once it is marked replayed the same
         // missing row is a real difference and the verdict is no longer clean.
         Assert.NotNull(commerceUnexplained);
         Assert.Equal(Verdict.Different, commerceUnexplained.Verdict);
@@ -446,14 +446,16 @@ public sealed partial class ConsolidationTests(ITestOutputHelper output) : IAsyn
     }
 
     /// <summary>
-    /// Takes away the record of one parked inventory row (a lossy price) and reconciles peeq_commerce alone
+    /// Takes away the explanation of one parked inventory row (a lossy price) and reconciles peeq_commerce alone
     /// (its five sources): the row it explained is then a real difference.
     /// </summary>
     private async Task<ReconciliationReport> UnexplainedParkedAsync(PipelineOptions options)
     {
+        // Marked replayed (as an operator would after fixing it): the row should then be in the target, so its
+        // absence is no longer explained. The parked row itself stays (the checks below still find it).
         var removed = await SharedPostgres.ScalarAsync<long>(_targets["peeq_commerce"], """
             WITH gone AS (
-                DELETE FROM peeq_cdc.parked_rows WHERE id = (SELECT min(id) FROM peeq_cdc.parked_rows
+                UPDATE peeq_cdc.parked_rows SET status = 'replayed' WHERE id = (SELECT min(id) FROM peeq_cdc.parked_rows
                     WHERE source = 'inventory' AND source_table = 'public.inventory_item' AND reason LIKE '%lossy cast%')
                 RETURNING 1)
             SELECT count(*) FROM gone

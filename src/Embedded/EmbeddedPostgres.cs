@@ -112,10 +112,21 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
                 var pidFile = Path.Combine(data, "postmaster.pid");
                 if (File.Exists(pidFile)
                     && int.TryParse(File.ReadLines(pidFile).FirstOrDefault(), out var postmaster)
-                    && IsAlive(postmaster))
+                    && IsAlive(postmaster)
+                    && File.ReadAllText($"/proc/{postmaster}/cmdline").Contains(data, StringComparison.Ordinal))
                 {
                     var stray = new EmbeddedPostgres(new EmbeddedPostgresOptions(), bin, dir, 0);
-                    await stray.RunAsync(Path.Combine(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "-t", "30", "stop"], ct);
+                    try
+                    {
+                        await stray.RunAsync(Path.Combine(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "-t", "30", "stop"], ct);
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        // pg_ctl refuses a data directory that is partly gone; its server children exit once the postmaster does.
+                        using var process = Process.GetProcessById(postmaster);
+                        process.Kill();
+                        await process.WaitForExitAsync(ct);
+                    }
                 }
 
                 Directory.Delete(dir, recursive: true);

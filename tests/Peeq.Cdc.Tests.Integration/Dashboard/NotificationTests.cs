@@ -29,7 +29,7 @@ public sealed class NotificationTests(ITestOutputHelper output) : IAsyncLifetime
         await SharedPostgres.ExecuteAsync(source, "CREATE TABLE ticks (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())");
         var options = PipelineHarness.Identity("notifystall", source, target, _kafka.BootstrapServers, "public.ticks");
         options.Dashboard.RefreshInterval = TimeSpan.FromMilliseconds(250);
-        options.Dashboard.StallAfter = TimeSpan.FromSeconds(4);
+        options.Dashboard.StallAfter = TimeSpan.FromSeconds(6);
         await using var pipeline = new PipelineHarness(options, _kafka, output);
 
         // The dashboard (and so the watcher and the bus) lives with Transform and Sink; Capture runs apart so it can stop alone.
@@ -45,6 +45,21 @@ public sealed class NotificationTests(ITestOutputHelper output) : IAsyncLifetime
         await pipeline.StartAsync(Stages.Capture);
         await SharedPostgres.ExecuteAsync(source, "INSERT INTO ticks (id) SELECT g FROM generate_series(1, 100) g");
         await pipeline.DrainAsync();
+
+        // On a loaded machine the start itself (slot, snapshot, partition assignment) can lag past StallAfter:
+        // that stall is real and must have been followed by its recovery before the source counts as healthy.
+        object? last = null;
+        while (events.Reader.TryRead(out var startup))
+        {
+            output.WriteLine($"during start-up: {startup}");
+            last = startup;
+        }
+
+        if (last is SourceStalled)
+        {
+            var startupRecovery = Assert.IsType<SourceRecovered>(await NextAsync(events, TimeSpan.FromSeconds(60)));
+            output.WriteLine($"during start-up: {startupRecovery}");
+        }
 
         // Healthy and caught up: no event.
         await Task.Delay(options.Dashboard.StallAfter * 2);

@@ -172,11 +172,12 @@ public sealed class DemoRunner(DemoOptions demo)
         Console.WriteLine($"demo: workload stopped after {done.Operations:N0} operations ({done.Transactions:N0} transactions; wallets net {done.Money.Net}, transfers {done.Money.Transfers}); draining...");
         // Drained when every source is applied up to where its WAL was when the workload stopped, every snapshot is
         // complete and no pending lookup has an identity waiting for it; the wait lasts as long as that moves
-        // (22 sources on 2 cores take minutes), and gives up after 120 s without progress.
+        // (22 sources on 2 cores take minutes; a replay after a deadlock shows no progress for minutes on a loaded
+        // machine), and gives up after 300 s without progress.
         var drainClock = Stopwatch.StartNew();
         var drain = await PipelineProgress.WaitForDrainAsync(options, new DrainWait
         {
-            Stall = TimeSpan.FromSeconds(120),
+            Stall = TimeSpan.FromSeconds(300),
             AlsoPending = c => Lookups.AnswerableAsync(options.Targets, c),
             Progress = s => Console.WriteLine($"drain: {drainClock.Elapsed.TotalSeconds,5:0} s: {s}"),
         }, ct);

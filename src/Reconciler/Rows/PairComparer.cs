@@ -451,7 +451,7 @@ internal sealed class PairComparer
     /// was applied and fills it in when it does (in the identity's apply transaction, or at its sweep for a
     /// lookup into another target). In flight, not a difference; checked again in later rounds.
     /// </summary>
-    private static string? LookupInFlight(Candidate c, Dictionary<string, List<(string Column, string Kind, string Key, string? Target)>> pending)
+    internal static string? LookupInFlight(Candidate c, Dictionary<string, List<(string Column, string Kind, string Key, string? Target)>> pending)
     {
         if (c.Kind != DifferenceKind.Changed || !pending.TryGetValue(c.KeyCanon, out var lookups))
         {

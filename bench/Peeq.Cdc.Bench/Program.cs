@@ -2,9 +2,14 @@ using System.Globalization;
 using System.Text.Json;
 using Peeq.Cdc.Bench;
 
-// bench/run [slice|capture|latency|snapshot|sink|bigtx|seed|reconcile|all] [count] [outDir]
+// bench/run [slice|capture|latency|snapshot|sink|bigtx|seed|reconcile|soak|all] [count] [outDir]
 var which = args.Length > 0 && !char.IsAsciiDigit(args[0][0]) ? args[0] : "slice";
 var rest = args.Length > 0 && char.IsAsciiDigit(args[0][0]) ? args : args.Skip(1).ToArray();
+if (which == "soak")
+{
+    return await SoakRun.RunAsync(rest);
+}
+
 if (which == "reconcile")
 {
     return await ReconcileBench.RunAsync(rest);

@@ -10,6 +10,19 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        try
+        {
+            if (Faults.FaultPoint.Describe() is { } fault)
+            {
+                Console.Error.WriteLine($"fault injection armed: {fault} ({Faults.FaultPoint.Variable}); this process will kill itself there");
+            }
+        }
+        catch (TypeInitializationException e) when (e.InnerException is ArgumentException bad)
+        {
+            Console.Error.WriteLine($"error: {bad.Message}");
+            return 2;
+        }
+
         var root = BuildRoot();
         try
         {

@@ -696,6 +696,7 @@ public sealed class SourceCaptureSession
                 CaptureMetrics.InFlightBytes.WithLabels(_name).Set(ctx.Window.InFlightBytes);
                 if (_streaming && progress.AppliedEnd > confirmed)
                 {
+                    Faults.FaultPoint.Reached(Faults.FaultPoint.CaptureBeforeConfirm);
                     confirmed = progress.AppliedEnd;
                     repl.SetReplicationStatus(new NpgsqlLogSequenceNumber(confirmed.Value));
                     try

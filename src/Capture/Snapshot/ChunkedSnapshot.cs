@@ -156,6 +156,7 @@ public sealed class ChunkedSnapshot(SourceCaptureContext ctx, RelationCache rela
                 rowsGauge.Set(rows);
                 rowsCounter.Inc(chunk.Rows.Count);
                 CaptureMetrics.SnapshotChunks.WithLabels(_name).Inc();
+                Faults.FaultPoint.Reached(Faults.FaultPoint.CaptureAfterSnapshotChunk);
                 var rate = (rows - rowsAtStart) / Math.Max(0.001, clock.Elapsed.TotalSeconds);
                 CaptureMetrics.SnapshotRowsPerSecond.WithLabels(_name, label).Set(rate);
                 ctx.Logger.LogDebug("Source {Source}: snapshot of {Table}: chunk {Chunk}, {Read} rows read, {Written} emitted ({Dropped} newer in the stream); {Rows} rows, {Rate:0} rows/s",

@@ -68,6 +68,7 @@ public static class PgConnections
     /// </summary>
     public static bool IsPermanent(Exception e) => e switch
     {
+        DatabaseUnavailableException { InnerException: { } inner } => IsPermanent(inner),
         PostgresException pg => pg.SqlState.StartsWith("28", StringComparison.Ordinal) // authentication
             || pg.SqlState == "42501"                                                    // insufficient privilege
             || pg.SqlState == "3D000"                                                    // database does not exist

@@ -32,9 +32,36 @@ public static class PipelineSchema
         // Serialise concurrent Sinks creating the schema on a fresh target.
         await using var tx = await conn.BeginTransactionAsync(ct);
         await conn.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(hashtext('peeq_cdc.schema'))", transaction: tx, cancellationToken: ct));
-        await conn.ExecuteAsync(new CommandDefinition(Ddl, transaction: tx, cancellationToken: ct));
+        await conn.ExecuteAsync(new CommandDefinition(await DdlForAsync(conn, tx, ct), transaction: tx, cancellationToken: ct));
         await tx.CommitAsync(ct);
     }
+
+    private const string CreateSchema = "CREATE SCHEMA IF NOT EXISTS peeq_cdc;";
+
+    /// <summary>
+    /// The DDL without its CREATE SCHEMA when the schema exists: PostgreSQL checks CREATE on the database before it looks
+    /// whether the schema exists, so a least-privilege Sink (the schema made for it by a DBA, no CREATE on the database;
+    /// docs/security.md) would fail on the IF NOT EXISTS.
+    /// </summary>
+    private static async Task<string> DdlForAsync(NpgsqlConnection conn, NpgsqlTransaction tx, CancellationToken ct)
+    {
+        if (!Ddl.Contains(CreateSchema, StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"peeq_cdc.sql no longer holds '{CreateSchema}'; update PipelineSchema");
+        }
+
+        return await SchemaExistsAsync(conn, Schema, tx, ct) ? Ddl.Replace(CreateSchema, "", StringComparison.Ordinal) : Ddl;
+    }
+
+    /// <summary>Whether a schema exists (visible or not to the role).</summary>
+    public static async Task<bool> SchemaExistsAsync(NpgsqlConnection conn, string schema, NpgsqlTransaction? tx, CancellationToken ct) =>
+        await conn.ExecuteScalarAsync<bool>(new CommandDefinition(
+            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = @schema)", new { schema }, transaction: tx, cancellationToken: ct));
+
+    /// <summary>Whether every table of the pipeline's schema exists already (a role that only reads or records need not create it).</summary>
+    public static async Task<bool> TableExistsAsync(NpgsqlConnection conn, string table, CancellationToken ct) =>
+        await conn.ExecuteScalarAsync<bool>(new CommandDefinition(
+            "SELECT to_regclass(@name) IS NOT NULL", new { name = $"{Schema}.{table}" }, cancellationToken: ct));
 
     private sealed record PositionRow(string source, string commit_lsn, string end_lsn, long seq, DateTime? source_commit_ts, DateTime applied_at);
 

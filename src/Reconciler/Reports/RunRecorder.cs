@@ -29,7 +29,12 @@ public static class RunRecorder
             try
             {
                 await using var conn = await PgConnections.OpenAsync(target.ConnectionString, $"target '{target.Name}'", ct);
-                await PipelineSchema.EnsureAsync(conn, ct);
+                // A read-only reconciler role (docs/security.md) may insert its run but not create the schema's tables.
+                if (!await PipelineSchema.TableExistsAsync(conn, "reconciliation_runs", ct))
+                {
+                    await PipelineSchema.EnsureAsync(conn, ct);
+                }
+
                 await conn.ExecuteAsync(new CommandDefinition("""
                     INSERT INTO peeq_cdc.reconciliation_runs (run_id, started_at, finished_at, verdict, target_verdict, differences, unresolved, parked, totals, report)
                     VALUES (@run, @started, @finished, @verdict, @targetVerdict, @differences, @unresolved, @parked, @totals::jsonb, @report)

@@ -42,8 +42,11 @@ public static class IdentityTables
                     columns.Add($"PRIMARY KEY ({string.Join(", ", def.KeyColumns.Select(Sql.QuoteIdent))})");
                 }
 
+                // CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema exists: a Sink limited to
+                // its schemas (docs/security.md) only creates tables in them.
+                var createSchema = await PipelineSchema.SchemaExistsAsync(targetConn, id.Schema, null, ct) ? "" : $"CREATE SCHEMA IF NOT EXISTS {Sql.QuoteIdent(id.Schema)}; ";
                 await targetConn.ExecuteAsync(new CommandDefinition(
-                    $"CREATE SCHEMA IF NOT EXISTS {Sql.QuoteIdent(id.Schema)}; CREATE TABLE IF NOT EXISTS {id.Quoted} ({string.Join(", ", columns)})",
+                    $"{createSchema}CREATE TABLE IF NOT EXISTS {id.Quoted} ({string.Join(", ", columns)})",
                     cancellationToken: ct));
                 logger.LogInformation("Target {Target}: created {Table} from source {Source} (identity mapping)", target.Name, id, source.Name);
             }

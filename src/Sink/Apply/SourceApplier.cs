@@ -837,7 +837,9 @@ public sealed class SourceApplier : IAsyncDisposable
             WHERE a.commit_lsn < excluded.commit_lsn
             """, new { source = _source, commit = last.CommitLsn.ToString(), end = last.EndLsn.ToString(), seq = last.Operations + 1, txid = last.TxId, ts = (double)last.TsMs },
             transaction: _tx, cancellationToken: ct));
+        Faults.FaultPoint.Reached(Faults.FaultPoint.SinkBeforeTargetCommit);
         await _tx.CommitAsync(ct);
+        Faults.FaultPoint.Reached(Faults.FaultPoint.SinkAfterTargetCommit);
         await _tx.DisposeAsync();
         _tx = null;
         _writer.Committed();

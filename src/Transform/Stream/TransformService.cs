@@ -305,6 +305,7 @@ public sealed class TransformService(
             return;
         }
 
+        Faults.FaultPoint.Reached(Faults.FaultPoint.TransformBeforeOffsetCommit);
         try
         {
             consumer.Commit(latest.Values.Where(o => !_failed.ContainsKey(o.TopicPartition)));

@@ -20,11 +20,22 @@ public sealed class PipelineHarness(PipelineOptions options, EmbeddedKafka kafka
     public PipelineConfig Config { get; } = PipelineConfig.FromOptions(options);
 
     /// <param name="dashboard">Also serve the dashboard, /api/status and the notifications, as <c>run</c> does.</param>
+    /// <summary>Also receives every log line, at every level (the stages then log at Trace).</summary>
+    public LogCapture? Capture { get; init; }
+
     public async Task StartAsync(Stages stages = Stages.All, bool dashboard = false, string? reportsDirectory = null)
     {
+        var level = Environment.GetEnvironmentVariable("PEEQ_TEST_LOG") == "debug" ? LogLevel.Debug : LogLevel.Information;
         var app = PipelineHost.Build(Config, kafka.Endpoint, stages, urls: null,
-            Environment.GetEnvironmentVariable("PEEQ_TEST_LOG") == "debug" ? LogLevel.Debug : LogLevel.Information,
-            configure: b => b.Logging.AddProvider(new TestOutputLoggerProvider(output, Environment.GetEnvironmentVariable("PEEQ_TEST_LOG") == "debug" ? LogLevel.Debug : LogLevel.Information)),
+            Capture is null ? level : LogLevel.Trace,
+            configure: b =>
+            {
+                b.Logging.AddProvider(new TestOutputLoggerProvider(output, level));
+                if (Capture is not null)
+                {
+                    b.Logging.AddProvider(Capture);
+                }
+            },
             dashboard: dashboard, reportsDirectory: reportsDirectory);
         await app.StartAsync();
         _running[stages] = app;

@@ -31,6 +31,11 @@ public sealed class UnifiedFeed : IDisposable
         PrevEnd = Lsn.Zero;
     }
 
+    /// <summary>How far this source's clock is off: added to every timestamp the feed writes (commit times, row times).</summary>
+    public TimeSpan ClockSkew { get; set; }
+
+    private long NowMs => (DateTimeOffset.UtcNow + ClockSkew).ToUnixTimeMilliseconds();
+
     /// <summary>The end LSN of the last transaction produced (the next one's prev_end_lsn).</summary>
     public Lsn PrevEnd { get; private set; }
 
@@ -42,9 +47,9 @@ public sealed class UnifiedFeed : IDisposable
     {
         var lsn = new Lsn(_next);
         _next += 0x100;
-        var b = new TxBuilder(_source, lsn, kind == TransactionKind.Snapshot);
+        var b = new TxBuilder(_source, lsn, kind == TransactionKind.Snapshot, NowMs);
         build(b);
-        Produce(new UnifiedBegin(_source, lsn, PrevEnd, (long)(lsn.Value & 0xFFFFFF), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), kind, "feed"));
+        Produce(new UnifiedBegin(_source, lsn, PrevEnd, (long)(lsn.Value & 0xFFFFFF), NowMs, kind, "feed"));
         foreach (var op in b.Ops)
         {
             Produce(op);
@@ -53,7 +58,7 @@ public sealed class UnifiedFeed : IDisposable
         if (commit)
         {
             var end = new Lsn(lsn.Value + 0x10);
-            Produce(new UnifiedCommit(_source, lsn, end, (long)(lsn.Value & 0xFFFFFF), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), b.Ops.Count));
+            Produce(new UnifiedCommit(_source, lsn, end, (long)(lsn.Value & 0xFFFFFF), NowMs, b.Ops.Count));
             PrevEnd = end;
         }
 
@@ -134,8 +139,10 @@ public sealed class UnifiedFeed : IDisposable
 }
 
 /// <summary>The operations of one hand-made source transaction.</summary>
-public sealed class TxBuilder(string source, Lsn lsn, bool snapshot)
+public sealed class TxBuilder(string source, Lsn lsn, bool snapshot, long? tsMs = null)
 {
+    private readonly long _ts = tsMs ?? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+
     private long _seq;
 
     public List<UnifiedEvent> Ops { get; } = [];
@@ -147,7 +154,7 @@ public sealed class TxBuilder(string source, Lsn lsn, bool snapshot)
     {
         var t = TableId.Parse(table);
         Ops.Add(new RowOperation(source, lsn, ++_seq, 0, RowOpKind.Upsert, t, key, row, unchanged ?? [],
-            new RowOrigin(originTable is null ? t : TableId.Parse(originTable), originKey ?? (JsonObject)key.DeepClone()), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), snapshot,
+            new RowOrigin(originTable is null ? t : TableId.Parse(originTable), originKey ?? (JsonObject)key.DeepClone()), _ts, snapshot,
             Claim: claim));
         return this;
     }
@@ -156,7 +163,7 @@ public sealed class TxBuilder(string source, Lsn lsn, bool snapshot)
     {
         var t = TableId.Parse(table);
         Ops.Add(new RowOperation(source, lsn, ++_seq, 0, RowOpKind.Delete, t, key, null, [],
-            new RowOrigin(originTable is null ? t : TableId.Parse(originTable), originKey ?? (JsonObject)key.DeepClone()), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), snapshot,
+            new RowOrigin(originTable is null ? t : TableId.Parse(originTable), originKey ?? (JsonObject)key.DeepClone()), _ts, snapshot,
             Claim: claim));
         return this;
     }
@@ -164,7 +171,7 @@ public sealed class TxBuilder(string source, Lsn lsn, bool snapshot)
     public TxBuilder Insert(string table, JsonObject row)
     {
         var t = TableId.Parse(table);
-        Ops.Add(new RowOperation(source, lsn, ++_seq, 0, RowOpKind.Insert, t, null, row, [], new RowOrigin(t, []), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), snapshot));
+        Ops.Add(new RowOperation(source, lsn, ++_seq, 0, RowOpKind.Insert, t, null, row, [], new RowOrigin(t, []), _ts, snapshot));
         return this;
     }
 

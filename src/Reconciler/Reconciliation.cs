@@ -11,6 +11,7 @@ using Peeq.Cdc.Reconciler.Reports;
 using Peeq.Cdc.Reconciler.Rows;
 using Peeq.Cdc.Reconciler.Watermarks;
 using Peeq.Cdc.Schema;
+using Peeq.Cdc.Sink.Apply;
 using Peeq.Cdc.Transform.Mapping;
 
 namespace Peeq.Cdc.Reconciler;
@@ -26,6 +27,9 @@ public sealed class Reconciliation(PipelineConfig config, IReadOnlyDictionary<st
     private PipelineOptions Options => config.Options;
 
     private ReconcileOptions R => config.Options.Reconcile;
+
+    /// <summary>The configured targets' identity maps, for lookups that name another target (resolved as the Sink resolves them).</summary>
+    private ForeignIdentities Foreign { get; } = new(config.Options.Targets);
 
     public async Task<ReconciliationReport> RunAsync(string directory, CancellationToken ct)
     {
@@ -239,7 +243,7 @@ public sealed class Reconciliation(PipelineConfig config, IReadOnlyDictionary<st
 
     private async Task RowsAsync(Round round, RunCollector run, SensitiveHandling sensitive, IOriginObserver? observer, CancellationToken ct)
     {
-        var rows = new RowReconciler(run, sensitive, R.RangeRows, observer);
+        var rows = new RowReconciler(run, sensitive, R.RangeRows, observer, Foreign);
         foreach (var (name, snap) in round.Sources)
         {
             var source = snap.Source;
@@ -299,7 +303,7 @@ public sealed class Reconciliation(PipelineConfig config, IReadOnlyDictionary<st
 
     private async Task RecheckRowsAsync(Round round, RunCollector run, List<PairResult> pending, SensitiveHandling sensitive, CancellationToken ct)
     {
-        var rows = new RowReconciler(run, sensitive, int.MaxValue);
+        var rows = new RowReconciler(run, sensitive, int.MaxValue, foreign: Foreign);
         foreach (var bySource in pending.GroupBy(p => (p.Id.Source, p.Id.SourceTable)))
         {
             var items = bySource.SelectMany(p => run.TakePending(p).Select(o => new PendingRecheck(p.Id, o))).ToList();

@@ -99,4 +99,116 @@ public static class PipelineProgress
 
         return false;
     }
+
+    /// <summary>
+    /// Waits for the pipeline to drain on its progress rather than on a fixed window: drained when every source
+    /// has been applied up to its WAL position at the time of the call, every table's snapshot is complete, and
+    /// <see cref="DrainWait.AlsoPending"/> (if any) counts nothing. The deadline extends while progress is
+    /// made (a source short of its goal gets closer, snapshot rows are loaded, the pending count changes; a
+    /// heartbeat carrying a caught-up source further is not progress): it gives up
+    /// only after <see cref="DrainWait.Stall"/> without any progress, or at <see cref="DrainWait.Limit"/>.
+    /// </summary>
+    public static async Task<DrainOutcome> WaitForDrainAsync(PipelineOptions o, DrainWait wait, CancellationToken ct)
+    {
+        var goal = await SourcePositionsAsync(o, ct);
+        var started = DateTime.UtcNow;
+        var lastProgress = started;
+        var lastReport = DateTime.MinValue;
+        DrainStatus? previous = null;
+        while (true)
+        {
+            var status = await StatusAsync(o, goal, wait.AlsoPending, ct);
+            var now = DateTime.UtcNow;
+            if (previous is null || status.Fingerprint != previous.Fingerprint)
+            {
+                lastProgress = now;
+            }
+
+            previous = status;
+            if (status.Drained)
+            {
+                wait.Progress?.Invoke(status);
+                return new DrainOutcome(true, now - started, status, null);
+            }
+
+            if (wait.Progress is not null && now - lastReport >= wait.ReportEvery)
+            {
+                lastReport = now;
+                wait.Progress(status);
+            }
+
+            if (now - lastProgress >= wait.Stall)
+            {
+                return new DrainOutcome(false, now - started, status, $"no progress for {wait.Stall.TotalSeconds:0} s ({status})");
+            }
+
+            if (now - started >= wait.Limit)
+            {
+                return new DrainOutcome(false, now - started, status, $"still moving after the limit of {wait.Limit.TotalSeconds:0} s ({status})");
+            }
+
+            await Task.Delay(wait.Poll, ct);
+        }
+    }
+
+    private static async Task<DrainStatus> StatusAsync(PipelineOptions o, Dictionary<string, Lsn> goal, Func<CancellationToken, Task<long>>? alsoPending, CancellationToken ct)
+    {
+        var applied = await AppliedAsync(o, ct);
+        ulong behind = 0;
+        var sourcesBehind = 0;
+        foreach (var (source, g) in goal)
+        {
+            var a = applied.TryGetValue(source, out var p) ? p.EndLsn : Lsn.Zero;
+            if (a < g)
+            {
+                sourcesBehind++;
+                behind += (ulong)Lsn.Distance(g, a);
+            }
+        }
+
+        long snapshotRows = 0;
+        foreach (var t in o.Targets)
+        {
+            await using var conn = await PgConnections.OpenAsync(t.ConnectionString, $"target '{t.Name}'", ct);
+            snapshotRows += await conn.ExecuteScalarAsync<long>(new CommandDefinition(
+                "SELECT CASE WHEN to_regclass('peeq_cdc.source_table_state') IS NULL THEN 0 ELSE (SELECT coalesce(sum(snapshot_rows), 0)::bigint FROM peeq_cdc.source_table_state) END",
+                cancellationToken: ct));
+        }
+
+        var snapshots = (await SnapshotsPendingAsync(o, ct)).Sum(p => p.Value.Count);
+        var other = alsoPending is null ? 0 : await alsoPending(ct);
+        return new DrainStatus(sourcesBehind, behind, snapshots, snapshotRows, other, $"{behind}/{snapshotRows}/{snapshots}/{other}");
+    }
 }
+
+/// <summary>How <see cref="PipelineProgress.WaitForDrainAsync(PipelineOptions, DrainWait, CancellationToken)"/> waits.</summary>
+public sealed record DrainWait
+{
+    /// <summary>Give up after this long without any progress.</summary>
+    public TimeSpan Stall { get; init; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>Give up after this long in all, progress or not.</summary>
+    public TimeSpan Limit { get; init; } = TimeSpan.FromHours(1);
+
+    public TimeSpan Poll { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Something else that must reach zero (e.g. pending lookups whose identity has arrived); a change in it counts as progress.</summary>
+    public Func<CancellationToken, Task<long>>? AlsoPending { get; init; }
+
+    /// <summary>Called with the state every <see cref="ReportEvery"/> and once drained.</summary>
+    public Action<DrainStatus>? Progress { get; init; }
+
+    public TimeSpan ReportEvery { get; init; } = TimeSpan.FromSeconds(5);
+}
+
+/// <summary>One look at the drain: sources short of their goal (and by how many bytes), tables whose snapshot is not complete.</summary>
+public sealed record DrainStatus(int SourcesBehind, ulong BytesBehind, int SnapshotsPending, long SnapshotRows, long OtherPending, string Fingerprint)
+{
+    public bool Drained => SourcesBehind == 0 && SnapshotsPending == 0 && OtherPending == 0;
+
+    public override string ToString() =>
+        $"{SourcesBehind} source(s) behind by {BytesBehind / 1024.0:0.0} KiB, {SnapshotsPending} table snapshot(s) pending ({SnapshotRows:N0} snapshot rows loaded), {OtherPending} other pending";
+}
+
+/// <summary>The result of a drain wait.</summary>
+public sealed record DrainOutcome(bool Drained, TimeSpan Waited, DrainStatus Last, string? Reason);

@@ -3,6 +3,7 @@ using Dapper;
 using Peeq.Cdc.Contracts;
 using Peeq.Cdc.Reconciler.Values;
 using Peeq.Cdc.Reconciler.Watermarks;
+using Peeq.Cdc.Sink.Apply;
 using Peeq.Cdc.Transform.Mapping;
 
 namespace Peeq.Cdc.Reconciler.Rows;
@@ -54,12 +55,17 @@ public sealed class MappedOrigin(SourceRow row)
 /// Runs source rows through the target's mapping (the same <see cref="ITargetMapping"/> the Transform
 /// runs) and turns the operations into expected rows per target table: upserts by key, replace sets as
 /// the exact set of rows for the origin, deletes as absent keys. <c>$lookup</c> values are resolved
-/// against the target's identity map in the target snapshot, as the Sink resolves them.
+/// as the Sink resolves them (<see cref="Lookup"/>): against the target's identity map in the target
+/// snapshot, and a lookup that names another configured target (<c>"target": T</c>) against T's identity
+/// map through the Sink's <see cref="ForeignIdentities"/>. A lookup that names no configured target
+/// resolves to nothing (the Sink parks such a row).
 /// </summary>
-public sealed class Expectations(ITargetMapping mapping, TargetCatalog catalog)
+public sealed class Expectations(ITargetMapping mapping, TargetCatalog catalog, ForeignIdentities? foreign = null)
 {
     private readonly MappingOutput _output = new();
-    private readonly Dictionary<(string Kind, string Key), string?> _lookups = [];
+
+    // (target, kind, key): target null for this target's own identity_map, as BatchWriter keys them.
+    private readonly Dictionary<(string? Target, string Kind, string Key), string?> _lookups = [];
 
     public ITargetMapping Mapping => mapping;
 
@@ -174,9 +180,9 @@ public sealed class Expectations(ITargetMapping mapping, TargetCatalog catalog)
     /// </summary>
     public string? ExpectedText(JsonNode? value, PgType type)
     {
-        if (IsLookup(value, out var kind, out var legacy))
+        if (Lookup.Is(value, out var kind, out var legacy, out var target))
         {
-            return _lookups.TryGetValue((kind, legacy), out var id) ? id : null;
+            return _lookups.TryGetValue((ForeignTarget(target), kind, legacy), out var id) ? id : null;
         }
 
         try
@@ -190,25 +196,28 @@ public sealed class Expectations(ITargetMapping mapping, TargetCatalog catalog)
     }
 
     private string? Resolve(JsonNode? value) =>
-        IsLookup(value, out var kind, out var legacy) ? (_lookups.TryGetValue((kind, legacy), out var id) ? id : null) : value is null ? null : ValueCodec.KeyText(value);
+        Lookup.Is(value, out var kind, out var legacy, out var target)
+            ? (_lookups.TryGetValue((ForeignTarget(target), kind, legacy), out var id) ? id : null)
+            : value is null ? null : ValueCodec.KeyText(value);
 
-    public static bool IsLookup(JsonNode? value, out string kind, out string key)
+    /// <summary>
+    /// The configured target a lookup names when it is another one (its configured name), or null for this
+    /// target's own identity_map; a name no configured target answers to is kept as written (it resolves to nothing).
+    /// </summary>
+    private string? ForeignTarget(string? lookupTarget)
     {
-        kind = key = "";
-        if (value is JsonObject o && o.Count == 1 && o["$lookup"] is JsonObject l
-            && l["kind"] is JsonValue k && k.TryGetValue<string>(out var ks) && l["key"] is { } kv)
+        var own = catalog.Snapshot.Name;
+        if (lookupTarget is null || lookupTarget == own)
         {
-            kind = ks;
-            key = ValueCodec.KeyText(kv);
-            return true;
+            return null;
         }
 
-        return false;
+        return foreign?.Find(lookupTarget) is { } t ? (t.Name == own ? null : t.Name) : lookupTarget;
     }
 
     private async Task ResolveLookupsAsync(IReadOnlyList<MappedOrigin> origins, CancellationToken ct)
     {
-        var wanted = new HashSet<(string, string)>();
+        var wanted = new HashSet<(string?, string, string)>();
         foreach (var o in origins)
         {
             foreach (var op in o.Operations)
@@ -233,31 +242,47 @@ public sealed class Expectations(ITargetMapping mapping, TargetCatalog catalog)
             _lookups.Clear();
         }
 
-        var snap = catalog.Snapshot;
-        var exists = await snap.Connection.ExecuteScalarAsync<bool>(new CommandDefinition(
-            "SELECT to_regclass('peeq_cdc.identity_map') IS NOT NULL", transaction: snap.Transaction, cancellationToken: ct));
         foreach (var w in wanted)
         {
             _lookups[w] = null;
         }
 
-        if (!exists)
+        var local = wanted.Where(w => w.Item1 is null).ToList();
+        if (local.Count > 0)
         {
-            return;
+            var snap = catalog.Snapshot;
+            var exists = await snap.Connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+                "SELECT to_regclass('peeq_cdc.identity_map') IS NOT NULL", transaction: snap.Transaction, cancellationToken: ct));
+            if (exists)
+            {
+                var rows = await snap.Connection.QueryAsync<(string kind, string legacy_key, string id)>(new CommandDefinition("""
+                    SELECT m.kind, m.legacy_key, m.id::text
+                    FROM unnest(@kinds::text[], @keys::text[]) AS w(kind, legacy_key)
+                    JOIN peeq_cdc.identity_map m ON m.kind = w.kind AND m.legacy_key = w.legacy_key
+                    """, new { kinds = local.Select(x => x.Item2).ToArray(), keys = local.Select(x => x.Item3).ToArray() }, snap.Transaction, cancellationToken: ct));
+                foreach (var r in rows)
+                {
+                    _lookups[(null, r.kind, r.legacy_key)] = r.id;
+                }
+            }
         }
 
-        var rows = await snap.Connection.QueryAsync<(string kind, string legacy_key, string id)>(new CommandDefinition("""
-            SELECT m.kind, m.legacy_key, m.id::text
-            FROM unnest(@kinds::text[], @keys::text[]) AS w(kind, legacy_key)
-            JOIN peeq_cdc.identity_map m ON m.kind = w.kind AND m.legacy_key = w.legacy_key
-            """, new { kinds = wanted.Select(x => x.Item1).ToArray(), keys = wanted.Select(x => x.Item2).ToArray() }, snap.Transaction, cancellationToken: ct));
-        foreach (var r in rows)
+        // Another target's identity map, read as the Sink reads it (its apply and its sweep): its current state.
+        foreach (var group in wanted.Where(w => w.Item1 is not null).GroupBy(w => w.Item1!))
         {
-            _lookups[(r.kind, r.legacy_key)] = r.id;
+            if (foreign?.Find(group.Key) is not { } other)
+            {
+                continue;
+            }
+
+            foreach (var ((kind, key), id) in await foreign.FindIdsAsync(other, group.Select(w => (w.Item2, w.Item3)).ToList(), ct))
+            {
+                _lookups[(group.Key, kind, key)] = id;
+            }
         }
     }
 
-    private static void Collect(JsonObject? row, HashSet<(string, string)> into)
+    private void Collect(JsonObject? row, HashSet<(string?, string, string)> into)
     {
         if (row is null)
         {
@@ -266,9 +291,9 @@ public sealed class Expectations(ITargetMapping mapping, TargetCatalog catalog)
 
         foreach (var (_, v) in row)
         {
-            if (IsLookup(v, out var kind, out var key))
+            if (Lookup.Is(v, out var kind, out var key, out var target))
             {
-                into.Add((kind, key));
+                into.Add((ForeignTarget(target), kind, key));
             }
         }
     }

@@ -315,10 +315,13 @@ internal sealed class PairComparer
 
         var lineage = await LineageAsync(_candidates.Where(c => c.Kind == DifferenceKind.Missing).ToList(), ct);
         var parked = await _run.ParkedOriginsAsync(_target, _source, _candidates.Select(c => c.OriginJson).Distinct().ToList(), ct);
+        var pending = await PendingLookupsAsync(_candidates.Where(c => c.Kind == DifferenceKind.Changed).ToList(), ct);
         foreach (var c in _candidates)
         {
             parked.TryGetValue(c.OriginJson, out var parkReason);
-            var (status, note) = Decide(c, lineage, parkReason);
+            var (status, note) = LookupInFlight(c, pending) is { } inFlight
+                ? (DifferenceStatus.Unresolved, inFlight)
+                : Decide(c, lineage, parkReason);
             var diff = new RowDifference(c.Kind, status, _result.Id.Target, _result.Id.TargetTable.ToString(), c.KeyJson,
                 _result.Id.Source, _result.Id.SourceTable.ToString(), c.OriginJson, c.Columns, note);
             _run.Report(_result, c.Origin, diff, conclusive: status != DifferenceStatus.Unresolved);
@@ -432,6 +435,91 @@ internal sealed class PairComparer
                 var n = keyCols.Count;
                 result[parts.Length == 1 ? parts[0] : string.Join('\u001f', parts)] =
                     new LineageRow(r.GetString(n), r.GetString(n + 1), r.GetString(n + 2), r.GetString(n + 3), r.GetBoolean(n + 4));
+            }
+        }
+        finally
+        {
+            _target.Return(lease);
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// A changed row whose every differing column the target holds NULL with a pending lookup for it
+    /// (peeq_cdc.pending_lookups): the Sink wrote it NULL because the identity had not arrived when the row
+    /// was applied and fills it in when it does (in the identity's apply transaction, or at its sweep for a
+    /// lookup into another target). In flight, not a difference; checked again in later rounds.
+    /// </summary>
+    internal static string? LookupInFlight(Candidate c, Dictionary<string, List<(string Column, string Kind, string Key, string? Target)>> pending)
+    {
+        if (c.Kind != DifferenceKind.Changed || !pending.TryGetValue(c.KeyCanon, out var lookups))
+        {
+            return null;
+        }
+
+        var waiting = new List<string>();
+        foreach (var d in c.Columns)
+        {
+            if (d.Actual is not null || lookups.FirstOrDefault(l => l.Column == d.Column) is not { Column: not null } l)
+            {
+                return null;
+            }
+
+            waiting.Add($"{d.Column} ({l.Kind} {l.Key}{(l.Target is null ? "" : " in target " + l.Target)})");
+        }
+
+        return $"lookup pending: the Sink wrote {string.Join(", ", waiting)} NULL until the identity arrives and fills it in (peeq_cdc.pending_lookups); in flight, not a difference";
+    }
+
+    /// <summary>The pending lookups of these target keys (by canonical key), one query.</summary>
+    private async Task<Dictionary<string, List<(string Column, string Kind, string Key, string? Target)>>> PendingLookupsAsync(List<Candidate> changed, CancellationToken ct)
+    {
+        var result = new Dictionary<string, List<(string, string, string, string?)>>(StringComparer.Ordinal);
+        if (changed.Count == 0 || _table is null || _table.Key.Count == 0)
+        {
+            return result;
+        }
+
+        var keyCols = _table.Key.Select(k => _table.Columns[_table.ColumnIndex[k]]).ToList();
+        var arrays = string.Join(", ", keyCols.Select((_, i) => $"@k{i}::text[]"));
+        var names = string.Join(", ", keyCols.Select((_, i) => $"k{i}"));
+        // The key as the Sink records it (BatchWriter.Canon): jsonb_build_object of each key column in its base type.
+        var key = $"jsonb_build_object({string.Join(", ", keyCols.Select((c, i) => $"{Sql.QuoteLiteral(c.Name)}, u.k{i}::{c.BaseTypeSql}"))})";
+        var lease = await _target.RentAsync(ct);
+        try
+        {
+            await using (var probe = new NpgsqlCommand("SELECT to_regclass('peeq_cdc.pending_lookups') IS NOT NULL", lease.Conn, lease.Tx))
+            {
+                if (await probe.ExecuteScalarAsync(ct) is not true)
+                {
+                    return result;
+                }
+            }
+
+            await using var cmd = new NpgsqlCommand($"""
+                SELECT u.n, p.column_name, p.kind, p.legacy_key, p.lookup_target
+                FROM unnest({arrays}) WITH ORDINALITY AS u({names}, n)
+                JOIN peeq_cdc.pending_lookups p ON p.target_table = @table AND p.target_key = {key}
+                """, lease.Conn, lease.Tx);
+            cmd.Parameters.Add(new NpgsqlParameter("table", _table.Id.ToString()));
+            for (var i = 0; i < keyCols.Count; i++)
+            {
+                var idx = i;
+                cmd.Parameters.Add(new NpgsqlParameter($"k{i}", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text)
+                { Value = changed.Select(m => (object?)Part(m.KeyCanon, idx, keyCols.Count) ?? DBNull.Value).ToArray() });
+            }
+
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct))
+            {
+                var c = changed[(int)r.GetInt64(0) - 1];
+                if (!result.TryGetValue(c.KeyCanon, out var list))
+                {
+                    result[c.KeyCanon] = list = [];
+                }
+
+                list.Add((r.GetString(1), r.GetString(2), r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4)));
             }
         }
         finally

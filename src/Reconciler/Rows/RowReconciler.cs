@@ -3,6 +3,7 @@ using Peeq.Cdc.Contracts;
 using Peeq.Cdc.Reconciler.Reports;
 using Peeq.Cdc.Reconciler.Values;
 using Peeq.Cdc.Reconciler.Watermarks;
+using Peeq.Cdc.Sink.Apply;
 using Peeq.Cdc.Transform.Mapping;
 
 namespace Peeq.Cdc.Reconciler.Rows;
@@ -18,13 +19,13 @@ public interface IOriginObserver
 /// in key order, in ranges of <c>rangeRows</c> origins; each range is mapped, its lookups resolved, and
 /// compared with one ordered stream of target rows per target table.
 /// </summary>
-public sealed class RowReconciler(RunCollector run, SensitiveHandling sensitive, int rangeRows, IOriginObserver? observer = null)
+public sealed class RowReconciler(RunCollector run, SensitiveHandling sensitive, int rangeRows, IOriginObserver? observer = null, ForeignIdentities? foreign = null)
 {
     public async Task ReconcileAsync(SourceSnapshot snapshot, SourceTable table, ITargetMapping mapping, TargetCatalog catalog, string? movingReason,
         IReadOnlyList<PendingRecheck>? recheck, CancellationToken ct)
     {
         var target = catalog.Snapshot;
-        var expectations = new Expectations(mapping, catalog);
+        var expectations = new Expectations(mapping, catalog, foreign);
         var comparers = new Dictionary<TableId, PairComparer>();
         var recheckOrigins = recheck?.GroupBy(r => r.Pair.TargetTable).ToDictionary(g => g.Key, g => g.Select(r => r.Origin).ToList());
         try

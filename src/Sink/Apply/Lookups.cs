@@ -137,6 +137,46 @@ public static class Lookups
         return resolved.Count;
     }
 
+    /// <summary>
+    /// How many pending lookups, over every configured target, already have their identity (in the target's own
+    /// identity_map, or for a lookup naming another target in that target's, found through
+    /// <see cref="ForeignIdentities"/> as the sweep finds it): rows the Sink has yet to fill in. A lookup no
+    /// identity answers is not counted (it stays NULL, as the mapping's expectation does).
+    /// </summary>
+    public static async Task<long> AnswerableAsync(IReadOnlyList<TargetOptions> targets, CancellationToken ct)
+    {
+        var foreign = new ForeignIdentities(targets);
+        long n = 0;
+        foreach (var t in targets)
+        {
+            await using var conn = await PgConnections.OpenAsync(t.ConnectionString, $"target '{t.Name}'", ct);
+            if (!await conn.ExecuteScalarAsync<bool>(new CommandDefinition(
+                    "SELECT to_regclass('peeq_cdc.pending_lookups') IS NOT NULL AND to_regclass('peeq_cdc.identity_map') IS NOT NULL", cancellationToken: ct)))
+            {
+                continue;
+            }
+
+            n += await conn.ExecuteScalarAsync<long>(new CommandDefinition("""
+                SELECT count(*) FROM peeq_cdc.pending_lookups p JOIN peeq_cdc.identity_map m ON m.kind = p.kind AND m.legacy_key = p.legacy_key
+                WHERE p.lookup_target IS NULL
+                """, cancellationToken: ct));
+            var pending = (await conn.QueryAsync<(string Target, string Kind, string Key, long Rows)>(new CommandDefinition(
+                "SELECT lookup_target, kind, legacy_key, count(*) FROM peeq_cdc.pending_lookups WHERE lookup_target IS NOT NULL GROUP BY 1, 2, 3", cancellationToken: ct))).ToList();
+            foreach (var group in pending.GroupBy(p => p.Target))
+            {
+                if (foreign.Find(group.Key) is not { } other)
+                {
+                    continue;
+                }
+
+                var found = await foreign.FindIdsAsync(other, group.Select(p => (p.Kind, p.Key)).ToList(), ct);
+                n += group.Where(p => found.ContainsKey((p.Kind, p.Key))).Sum(p => p.Rows);
+            }
+        }
+
+        return n;
+    }
+
     private static async Task FillAsync(NpgsqlConnection conn, TargetTables tables, List<Resolved> resolved, CancellationToken ct)
     {
         foreach (var group in resolved.GroupBy(r => (r.target_table, r.column_name)))

@@ -8,6 +8,9 @@ public static class SinkMetrics
     public static readonly Counter RowsApplied = Metrics.CreateCounter(
         "peeq_cdc_sink_rows_applied_total", "Target row operations applied (after version guard), by table and kind.", "target", "table", "op");
 
+    public static readonly Counter DeadLettered = Metrics.CreateCounter(
+        "peeq_cdc_sink_dead_letters_total", "Messages on a unified topic the Sink could not take (unreadable, or from a source not configured for the target), copied to the dead-letter topic with the reason.", "topic");
+
 
     public static readonly Counter Transactions = Metrics.CreateCounter(
         "peeq_cdc_sink_transactions_total", "Source transactions applied.", "source", "kind");

@@ -74,6 +74,22 @@ public sealed class SinkService(PipelineConfig config, KafkaEndpoint kafka, ILog
         }
     }
 
+    /// <summary>Copies a message the Sink cannot take to the dead-letter topic as it is, with the reason and where it came from.</summary>
+    private void DeadLetter(IProducer<byte[], byte[]> producer, ConsumeResult<byte[], byte[]> result, string reason)
+    {
+        SinkMetrics.DeadLettered.WithLabels(result.Topic).Inc();
+        producer.Produce($"{config.Options.Kafka.TopicPrefix}.dlq.sink", new Message<byte[], byte[]>
+        {
+            Key = result.Message.Key,
+            Value = result.Message.Value,
+            Headers = new Headers
+            {
+                { "peeq-error", System.Text.Encoding.UTF8.GetBytes(reason) },
+                { "peeq-origin", System.Text.Encoding.UTF8.GetBytes($"{result.Topic}/{result.Partition.Value}@{result.Offset.Value}") },
+            },
+        });
+    }
+
     private async Task ConsumeAsync(List<TargetOptions> targets, Dictionary<string, NpgsqlDataSource> dataSources, CancellationToken ct)
     {
         var o = config.Options;
@@ -134,7 +150,7 @@ public sealed class SinkService(PipelineConfig config, KafkaEndpoint kafka, ILog
                     {
                         _logger.LogError("Sink: unreadable message at {Topic}/{Partition}@{Offset}: {Error}; copied to the dead-letter topic",
                             result.Topic, result.Partition.Value, result.Offset.Value, fe.Message);
-                        producer.Produce($"{o.Kafka.TopicPrefix}.dlq.sink", new Message<byte[], byte[]> { Key = result.Message.Key, Value = result.Message.Value });
+                        DeadLetter(producer, result, fe.Message);
                         tracker.ConsumedNothing(result.TopicPartition, result.Offset.Value);
                     }
 
@@ -143,7 +159,9 @@ public sealed class SinkService(PipelineConfig config, KafkaEndpoint kafka, ILog
                         var target = topics[result.Topic];
                         if (o.Sources.FirstOrDefault(s => s.Name == e.Source && s.Target == target) is null)
                         {
-                            _logger.LogError("Sink: event from source '{Source}' on {Topic}, which is not a configured source of target '{Target}'; ignored", e.Source, result.Topic, target);
+                            _logger.LogError("Sink: event from source '{Source}' at {Topic}/{Partition}@{Offset}, which is not a configured source of target '{Target}'; copied to the dead-letter topic",
+                                e.Source, result.Topic, result.Partition.Value, result.Offset.Value, target);
+                            DeadLetter(producer, result, $"source '{e.Source}' is not a configured source of target '{target}'");
                             tracker.ConsumedNothing(result.TopicPartition, result.Offset.Value);
                         }
                         else

@@ -210,8 +210,23 @@ public static class RawEventCodec
         return buffer.WrittenSpan.ToArray();
     }
 
-    /// <summary>Reads a raw-topic value. Throws <see cref="FormatException"/> for anything that is not one of ours.</summary>
+    /// <summary>
+    /// Reads a raw-topic value. Throws <see cref="FormatException"/> saying why for anything that is not one of ours
+    /// (not JSON, another shape, fields of the wrong type, an unparseable position).
+    /// </summary>
     public static RawEvent Read(ReadOnlySpan<byte> value, JsonObject? key = null)
+    {
+        try
+        {
+            return ReadCore(value, key);
+        }
+        catch (Exception e) when (e is not FormatException and not OutOfMemoryException)
+        {
+            throw new FormatException($"not a valid event: {e.Message}", e);
+        }
+    }
+
+    private static RawEvent ReadCore(ReadOnlySpan<byte> value, JsonObject? key = null)
     {
         JsonObject obj;
         try

@@ -157,8 +157,23 @@ public static class UnifiedEventCodec
         }
     }
 
-    /// <summary>Reads a unified-topic value; <see cref="FormatException"/> for anything malformed.</summary>
+    /// <summary>
+    /// Reads a unified-topic value. Throws <see cref="FormatException"/> saying why for anything malformed
+    /// (not JSON, another shape, fields of the wrong type, an unparseable position).
+    /// </summary>
     public static UnifiedEvent Read(ReadOnlySpan<byte> value)
+    {
+        try
+        {
+            return ReadCore(value);
+        }
+        catch (Exception e) when (e is not FormatException and not OutOfMemoryException)
+        {
+            throw new FormatException($"not a valid event: {e.Message}", e);
+        }
+    }
+
+    private static UnifiedEvent ReadCore(ReadOnlySpan<byte> value)
     {
         JsonObject o;
         try

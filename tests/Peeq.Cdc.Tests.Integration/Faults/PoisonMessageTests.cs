@@ -1,0 +1,101 @@
+using System.Text;
+using Confluent.Kafka;
+using Peeq.Cdc.Cli.Hosting;
+using Peeq.Cdc.Contracts;
+using Peeq.Cdc.Embedded;
+using Peeq.Cdc.Kafka;
+using Peeq.Cdc.Tests.Integration.Infrastructure;
+
+namespace Peeq.Cdc.Tests.Integration.Faults;
+
+/// <summary>
+/// Poison messages: whatever lands on a raw or a unified topic that is not an event of ours (garbage bytes, an
+/// empty value, JSON of the wrong shape or with fields of the wrong type) is copied to that stage's dead-letter
+/// topic with the reason and where it came from, and the stream goes on: every later change arrives, nothing is
+/// lost, no stage stops.
+/// </summary>
+public sealed class PoisonMessageTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private readonly EmbeddedKafka _kafka = EmbeddedKafka.Start();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        _kafka.Dispose();
+        var pg = await SharedPostgres.GetAsync();
+        await pg.DropDatabaseAsync("poison_src");
+        await pg.DropDatabaseAsync("poison_dst");
+    }
+
+    private static readonly (string What, byte[] Value)[] Poison =
+    [
+        ("garbage bytes", [0xff, 0x00, 0xfe, 0x7b, 0x22, 0x01]),
+        ("an empty value", []),
+        ("a JSON array", Encoding.UTF8.GetBytes("[1, 2, 3]")),
+        ("a JSON object of another shape", Encoding.UTF8.GetBytes("""{"hello": "world"}""")),
+        ("a status of the wrong type", Encoding.UTF8.GetBytes("""{"status": 5, "source": "poison", "commit_lsn": "0/1", "txid": 1, "ts_ms": 1}""")),
+        ("an unparseable position", Encoding.UTF8.GetBytes("""{"status": "BEGIN", "source": "poison", "commit_lsn": "not-an-lsn", "prev_end_lsn": "0/0", "txid": 1, "ts_ms": 1, "kind": "stream", "session": "s"}""")),
+    ];
+
+    [Fact]
+    public async Task poison_messages_on_the_raw_and_unified_topics_are_dead_lettered_with_their_reason_and_the_stream_goes_on()
+    {
+        var source = await SharedPostgres.CreateDatabaseAsync("poison_src");
+        var target = await SharedPostgres.CreateDatabaseAsync("poison_dst");
+        await SharedPostgres.ExecuteAsync(source, "CREATE TABLE items (id bigint PRIMARY KEY, v int NOT NULL); INSERT INTO items SELECT g, g FROM generate_series(1, 50) g");
+        var options = PipelineHarness.Identity("poison", source, target, _kafka.BootstrapServers, "items");
+        options.Targets[0].Name = "poison_target";
+        options.Sources[0].Target = "poison_target";
+        var prefix = options.Kafka.TopicPrefix;
+        try
+        {
+            await using var pipeline = new PipelineHarness(options, _kafka, output);
+            await pipeline.StartAsync();
+            await pipeline.DrainAsync();
+
+            using (var producer = new ProducerBuilder<byte[], byte[]>(_kafka.Endpoint.ProducerConfig("poison-probe")).Build())
+            {
+                foreach (var (what, value) in Poison)
+                {
+                    await producer.ProduceAsync(Topics.Raw(prefix, "poison"), new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(what), Value = value });
+                    await producer.ProduceAsync(new TopicPartition(Topics.Unified(prefix, "poison_target"), new Partition(0)),
+                        new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(what), Value = value });
+                }
+            }
+
+            await Wait.ForAsync(() => DeadLetters(prefix, "transform").Count >= Poison.Length && DeadLetters(prefix, "sink").Count >= Poison.Length,
+                $"all {Poison.Length} poison messages of each topic on its dead-letter topic", 90);
+
+            // The stream goes on: changes committed after the poison arrive, in every stage.
+            await SharedPostgres.ExecuteAsync(source, "INSERT INTO items SELECT g, g FROM generate_series(51, 80) g; UPDATE items SET v = -v WHERE id % 7 = 0; DELETE FROM items WHERE id % 11 = 0");
+            await pipeline.DrainAsync();
+            await TableComparer.AssertEqualAsync(source, target, TableId.Parse("items"));
+        }
+        finally
+        {
+            await SharedPostgres.ExecuteAsync(source, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'peeq_cdc_poison' AND NOT active");
+        }
+
+        foreach (var stage in new[] { "transform", "sink" })
+        {
+            var letters = DeadLetters(prefix, stage);
+            foreach (var (what, _) in Poison)
+            {
+                var letter = letters.FirstOrDefault(m => m.Key is not null && Encoding.UTF8.GetString(m.Key) == what);
+                Assert.True(letter is not null, $"{what}: not on the {stage} dead-letter topic");
+                var reason = Header(letter, "peeq-error");
+                var origin = Header(letter, "peeq-origin");
+                output.WriteLine($"{stage}: {what}: {reason} (from {origin})");
+                Assert.False(string.IsNullOrWhiteSpace(reason), $"{what}: dead-lettered by the {stage} without a reason");
+                Assert.Matches(@"@\d+$", origin ?? "");
+            }
+        }
+    }
+
+    private List<Message<byte[], byte[]>> DeadLetters(string prefix, string stage) =>
+        CaptureProbe.ReadAll(_kafka, $"{prefix}.dlq.{stage}").Select(r => r).ToList();
+
+    private static string? Header(Message<byte[], byte[]> m, string name) =>
+        m.Headers?.FirstOrDefault(h => h.Key == name) is { } h ? Encoding.UTF8.GetString(h.GetValueBytes()) : null;
+}

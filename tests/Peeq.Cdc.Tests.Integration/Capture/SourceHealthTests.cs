@@ -216,7 +216,7 @@ public sealed class SourceHealthTests(ITestOutputHelper output) : IAsyncLifetime
 
             var line = logs.Lines.First(l => l.Contains("source 'lostslot'", StringComparison.Ordinal) && l.Contains("invalidated", StringComparison.Ordinal));
             output.WriteLine(line);
-            Assert.StartsWith("Error:", line, StringComparison.Ordinal);
+            Assert.StartsWith("Error ", line, StringComparison.Ordinal);
             Assert.Contains("was invalidated (wal_status = lost", line, StringComparison.Ordinal);
             Assert.Contains("It is not recreated silently", line, StringComparison.Ordinal);
             Assert.Contains("Run 'peeq-cdc source reset lostslot'", line, StringComparison.Ordinal);

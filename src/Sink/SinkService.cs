@@ -78,16 +78,7 @@ public sealed class SinkService(PipelineConfig config, KafkaEndpoint kafka, ILog
     private void DeadLetter(IProducer<byte[], byte[]> producer, ConsumeResult<byte[], byte[]> result, string reason)
     {
         SinkMetrics.DeadLettered.WithLabels(result.Topic).Inc();
-        producer.Produce($"{config.Options.Kafka.TopicPrefix}.dlq.sink", new Message<byte[], byte[]>
-        {
-            Key = result.Message.Key,
-            Value = result.Message.Value,
-            Headers = new Headers
-            {
-                { "peeq-error", System.Text.Encoding.UTF8.GetBytes(reason) },
-                { "peeq-origin", System.Text.Encoding.UTF8.GetBytes($"{result.Topic}/{result.Partition.Value}@{result.Offset.Value}") },
-            },
-        });
+        DeadLetters.Copy(producer, $"{config.Options.Kafka.TopicPrefix}.dlq.sink", result, reason);
     }
 
     private async Task ConsumeAsync(List<TargetOptions> targets, Dictionary<string, NpgsqlDataSource> dataSources, CancellationToken ct)

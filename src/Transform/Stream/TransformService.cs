@@ -141,16 +141,7 @@ public sealed class TransformService(
             TransformMetrics.DeadLettered.WithLabels(result.Topic).Inc();
             _logger.LogError("Transform: unreadable message at {Topic}/{Partition}@{Offset}: {Error}; copied to {Dlq}",
                 result.Topic, result.Partition.Value, result.Offset.Value, e.Message, dlq);
-            producer.Produce(dlq, new Message<byte[], byte[]>
-            {
-                Key = result.Message.Key,
-                Value = result.Message.Value,
-                Headers = new Headers
-                {
-                    { "peeq-error", Encoding.UTF8.GetBytes(e.Message) },
-                    { "peeq-origin", Encoding.UTF8.GetBytes($"{result.Topic}/{result.Partition.Value}@{result.Offset.Value}") },
-                },
-            });
+            DeadLetters.Copy(producer, dlq, result, e.Message);
             state.Broken = true;
             return;
         }
@@ -406,16 +397,7 @@ public sealed class TransformService(
             TransformMetrics.DeadLettered.WithLabels(result.Topic).Inc();
             _logger.LogError("Transform: unreadable Debezium message at {Topic}/{Partition}@{Offset}: {Error}; copied to {Dlq}",
                 result.Topic, result.Partition.Value, result.Offset.Value, e.Message, dlq);
-            producer.Produce(dlq, new Message<byte[], byte[]>
-            {
-                Key = result.Message.Key,
-                Value = result.Message.Value,
-                Headers = new Headers
-                {
-                    { "peeq-error", Encoding.UTF8.GetBytes(e.Message) },
-                    { "peeq-origin", Encoding.UTF8.GetBytes($"{result.Topic}/{result.Partition.Value}@{result.Offset.Value}") },
-                },
-            });
+            DeadLetters.Copy(producer, dlq, result, e.Message);
         }
     }
 

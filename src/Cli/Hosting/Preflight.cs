@@ -39,18 +39,9 @@ public static class Preflight
                         : string.Join(Environment.NewLine, missing.Select(m =>
                             $"{Where(config, $"{key}:tables:{m.j}")}: source '{s.Name}': table {m.t} does not exist in database '{conn.Database}'"));
                 }
-                catch (DatabaseUnavailableException e) when (transient is not null && IsTimeout(e))
-                {
-                    lock (transient)
-                    {
-                        transient.Add(e.Message);
-                    }
-
-                    return null;
-                }
                 catch (DatabaseUnavailableException e)
                 {
-                    return e.Message;
+                    return Unavailable(e, transient);
                 }
                 catch (NpgsqlException e)
                 {
@@ -70,18 +61,9 @@ public static class Preflight
                     await using var conn = await PgConnections.OpenAsync(t.ConnectionString, $"{Where(config, key + ":connectionString")}: target '{t.Name}'", ct, timeoutSeconds);
                     return null;
                 }
-                catch (DatabaseUnavailableException e) when (transient is not null && IsTimeout(e))
-                {
-                    lock (transient)
-                    {
-                        transient.Add(e.Message);
-                    }
-
-                    return null;
-                }
                 catch (DatabaseUnavailableException e)
                 {
-                    return e.Message;
+                    return Unavailable(e, transient);
                 }
             }, ct));
         }
@@ -90,8 +72,21 @@ public static class Preflight
         return results.Where(r => r is not null).Select(r => r!).ToList();
     }
 
-    private static bool IsTimeout(DatabaseUnavailableException e) =>
-        e.InnerException is TimeoutException or NpgsqlException { InnerException: TimeoutException };
+    /// <summary>The problem to report, or null when the database only timed out and <paramref name="transient"/> takes it.</summary>
+    private static string? Unavailable(DatabaseUnavailableException e, List<string>? transient)
+    {
+        if (transient is null || e.InnerException is not (TimeoutException or NpgsqlException { InnerException: TimeoutException }))
+        {
+            return e.Message;
+        }
+
+        lock (transient)
+        {
+            transient.Add(e.Message);
+        }
+
+        return null;
+    }
 
     private static string Where(PipelineConfig config, string key) =>
         config.File is null ? ConfigFile.Display(key) : $"{config.File.Where(key)}: {ConfigFile.Display(key)}";

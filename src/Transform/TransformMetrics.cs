@@ -26,4 +26,6 @@ public static class TransformMetrics
     public static readonly Counter TablesParked = Metrics.CreateCounter(
         "peeq_cdc_transform_tables_parked_total", "Schema changes a mapping could not take (the source table is parked at the Sink).", "source", "table");
 
+    public static readonly Counter ProgressMarkers = Metrics.CreateCounter(
+        "peeq_cdc_transform_progress_markers_total", "Progress markers sent for stretches of raw events that mapped to nothing (flow control only).", "source");
 }

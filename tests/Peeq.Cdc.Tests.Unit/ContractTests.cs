@@ -202,6 +202,17 @@ public sealed class EventCodecTests
         Assert.Equal(commit, UnifiedEventCodec.Read(UnifiedEventCodec.Write(commit)));
     }
 
+    [Fact]
+    public void progress_marker_round_trips_with_its_position()
+    {
+        var progress = new UnifiedProgress("fan", Lsn.Parse("1/0"), 812);
+        var bytes = UnifiedEventCodec.Write(progress);
+        Assert.Equal("""{"type":"progress","source":"fan","commit_lsn":"1/0","seq":812}""", System.Text.Encoding.UTF8.GetString(bytes));
+        var read = Assert.IsType<UnifiedProgress>(UnifiedEventCodec.Read(bytes));
+        Assert.Equal(progress, read);
+        Assert.Equal(new SourcePosition(Lsn.Parse("1/0"), 812), read.Position);
+    }
+
     [Theory]
     [InlineData("not json")]
     [InlineData("[]")]

@@ -126,26 +126,10 @@ public sealed class DemoRunner(DemoOptions demo)
             Console.WriteLine("demo: sensitive columns are sealed with a throwaway key (PEEQ_CDC_SEAL_KEY)");
         }
 
+        // Every table of every source is captured, as a real deployment would: a table a mapping excludes (with its
+        // reason; docs/mappings.md) streams to the Transform and stops there, and its stretches of dropped rows
+        // reach the Sink as progress markers, so they never hold Capture's in-flight window (docs/contracts.md).
         var config = PipelineConfig.FromOptions(options);
-        if (consolidate)
-        {
-            // Tables a mapping excludes (with its reason; docs/mappings.md) are not captured: nothing of theirs
-            // reaches a target, and a large transaction or snapshot of only such rows would hold Capture's
-            // in-flight window with nothing for the Sink to receive (fan-db's keyless fan_follow_changes).
-            var mappings = await Transform.Mapping.MappingLoader.LoadAsync(config, ct);
-            foreach (var source in options.Sources)
-            {
-                if (mappings.GetValueOrDefault(source.Target) is Transform.Mapping.Declarative.DeclarativeMapping m)
-                {
-                    var excluded = source.Tables.Where(t => m.IsExcluded(source.Name, Contracts.TableId.Parse(t))).ToList();
-                    source.Tables = [.. source.Tables.Except(excluded)];
-                    source.FinancialTables = [.. source.FinancialTables.Except(excluded)];
-                }
-            }
-
-            config = PipelineConfig.FromOptions(options);
-        }
-
         await File.WriteAllTextAsync(Path.Combine(outDir, "peeq-cdc.yaml"), DescribeConfig(options), ct);
         var app = PipelineHost.Build(config, kafka.Endpoint, Stages.All, options.Http.Urls, demo.LogLevel, dashboard: true, reportsDirectory: outDir);
         await app.StartAsync(ct);

@@ -134,6 +134,12 @@ public static class UnifiedEventCodec
 
                     w.WriteNumber("ts_ms", ts.TsMs);
                     break;
+                case UnifiedProgress pr:
+                    w.WriteString("type", "progress");
+                    w.WriteString("source", pr.Source);
+                    w.WriteString("commit_lsn", pr.CommitLsn.ToString());
+                    w.WriteNumber("seq", pr.Seq);
+                    break;
                 default:
                     throw new ArgumentException($"unknown unified event {e.GetType().Name}", nameof(e));
             }
@@ -193,6 +199,8 @@ public static class UnifiedEventCodec
             case "begin":
                 return new UnifiedBegin(source, commit, Lsn.Parse(Str(o, "prev_end_lsn")),
                     Long(o, "txid"), Long(o, "ts_ms"), ParseKind(Str(o, "kind")), Str(o, "session"));
+            case "progress":
+                return new UnifiedProgress(source, commit, Long(o, "seq"));
             case "commit":
                 return new UnifiedCommit(source, commit, Lsn.Parse(Str(o, "end_lsn")), Long(o, "txid"), Long(o, "ts_ms"), Long(o, "operations"), SnapshotMark.ReadList(o));
             case "schema":

@@ -103,3 +103,16 @@ public sealed record UnifiedCommit(
     long TsMs,
     long Operations,
     IReadOnlyList<SnapshotMark>? Snapshot = null) : UnifiedEvent(Source, CommitLsn);
+
+/// <summary>
+/// Flow control only (docs/contracts.md, "Acknowledgement, end to end", item 3): every raw event of the open source
+/// transaction up to (<see cref="UnifiedEvent.CommitLsn"/>, <see cref="Seq"/>) has been passed on, those since the
+/// last operation having mapped to nothing (a table the mapping excludes, a filter). The Transform sends one per
+/// stretch of dropped raw events a quarter of Capture's in-flight window long, never one per dropped row. It is not
+/// an operation (not counted in <see cref="UnifiedCommit.Operations"/>): the Sink only reports it as received, so
+/// Capture's window is freed while a transaction or snapshot of rows that reach no target streams through.
+/// </summary>
+public sealed record UnifiedProgress(string Source, Lsn CommitLsn, long Seq) : UnifiedEvent(Source, CommitLsn)
+{
+    public SourcePosition Position => new(CommitLsn, Seq);
+}

@@ -124,6 +124,7 @@ public sealed class SourceApplier : IAsyncDisposable
             ParkedChange p => new SourcePosition(p.CommitLsn, p.Seq),
             TableSchemaChange sc => new SourcePosition(sc.CommitLsn, sc.Seq),
             TableStateChange ts => new SourcePosition(ts.CommitLsn, ts.Seq),
+            UnifiedProgress pr => pr.Position,
             UnifiedCommit c => new SourcePosition(c.CommitLsn, long.MaxValue),
             _ => (SourcePosition?)null,
         };
@@ -354,6 +355,14 @@ public sealed class SourceApplier : IAsyncDisposable
                 if (_openOps.Count + _readyRows >= _options.MaxBatchRows)
                 {
                     await StreamOpenAsync(ct);
+                }
+
+                break;
+            case UnifiedProgress:
+                // Flow control only (counted as received when it was enqueued); not an operation of the transaction.
+                if (_open is null || d.Event.CommitLsn != _open.CommitLsn)
+                {
+                    MarkDoneIfIdle();
                 }
 
                 break;

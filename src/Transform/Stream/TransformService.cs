@@ -32,6 +32,10 @@ public sealed class TransformService(
     private readonly ConcurrentQueue<TopicPartitionOffset> _delivered = new();
     private readonly ConcurrentDictionary<TopicPartition, bool> _failed = new();
 
+    // Raw bytes in a row that became nothing on the unified topic after which a progress marker is sent: a quarter
+    // of Capture's in-flight window, which only what the Sink receives frees (docs/contracts.md, item 3).
+    private readonly long _progressEvery = Math.Max(1, config.Options.Capture.InFlightBytes / 4);
+
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.Factory.StartNew(() => Run(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
 
@@ -159,6 +163,7 @@ public sealed class TransformService(
                 state.Broken = false;
                 state.RawEvents = 0;
                 state.Operations = 0;
+                state.DroppedBytes = 0;
                 state.SnapshotTargets.Clear();
                 Produce(producer, state, UnifiedBegin.From(b));
                 break;
@@ -196,6 +201,7 @@ public sealed class TransformService(
                     Produce(producer, state, new ParkedChange(state.Source, c.Position.CommitLsn, c.Position.Seq, c.Table, c.Key, failedTarget, failure,
                         Encoding.UTF8.GetString(result.Message.Value), c.TsMs));
                     state.Operations++;
+                    state.DroppedBytes = 0;
                     break;
                 }
 
@@ -203,6 +209,15 @@ public sealed class TransformService(
                 {
                     Produce(producer, state, op);
                     state.Operations++;
+                }
+
+                if (output.Operations.Count > 0)
+                {
+                    state.DroppedBytes = 0;
+                }
+                else
+                {
+                    Dropped(producer, state, c.Position, result);
                 }
 
                 if (state.Open.Kind == TransactionKind.Snapshot)
@@ -224,6 +239,11 @@ public sealed class TransformService(
                 {
                     Produce(producer, state, unified);
                     state.Operations++;
+                    state.DroppedBytes = 0;
+                }
+                else
+                {
+                    Dropped(producer, state, sc.Position, result);
                 }
 
                 break;
@@ -243,6 +263,23 @@ public sealed class TransformService(
                 TransformMetrics.Transactions.WithLabels(state.Source).Inc();
                 state.Open = null;
                 break;
+        }
+    }
+
+    /// <summary>
+    /// A raw event of the open transaction that became nothing on the unified topic (a table the mapping excludes,
+    /// a filter). Capture's in-flight window is freed only by what the Sink receives, so after a stretch of such
+    /// events a quarter of the window long a progress marker tells the Sink, and through it Capture, that everything
+    /// up to here is passed on: a transaction or snapshot of rows that reach no target cannot hold the window full.
+    /// </summary>
+    private void Dropped(IProducer<byte[], byte[]> producer, PartitionState state, SourcePosition at, ConsumeResult<byte[], byte[]> result)
+    {
+        state.DroppedBytes += result.Message.Value.Length + (result.Message.Key?.Length ?? 0);
+        if (state.DroppedBytes >= _progressEvery)
+        {
+            Produce(producer, state, new UnifiedProgress(state.Source, at.CommitLsn, at.Seq));
+            TransformMetrics.ProgressMarkers.WithLabels(state.Source).Inc();
+            state.DroppedBytes = 0;
         }
     }
 
@@ -462,6 +499,9 @@ public sealed class TransformService(
         public long RawEvents { get; set; }
 
         public long Operations { get; set; }
+
+        /// <summary>Raw bytes of the open transaction passed on as nothing since the last event produced.</summary>
+        public long DroppedBytes { get; set; }
 
         /// <summary>In a snapshot transaction: the target tables each source table's rows were mapped to.</summary>
         public Dictionary<TableId, HashSet<TableId>> SnapshotTargets { get; } = [];

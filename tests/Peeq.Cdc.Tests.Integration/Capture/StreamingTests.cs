@@ -338,7 +338,7 @@ public sealed class StreamingTests(ITestOutputHelper output) : IAsyncLifetime
             CREATE TABLE kept (id bigint PRIMARY KEY, v int NOT NULL);
             CREATE TABLE audit (at timestamptz NOT NULL DEFAULT now(), note text NOT NULL);
             INSERT INTO kept SELECT g, g FROM generate_series(1, 20) g;
-            INSERT INTO audit (note) SELECT repeat(md5(g::text), 2) FROM generate_series(1, 1000) g;
+            INSERT INTO audit (note) SELECT repeat(md5(g::text), 2) FROM generate_series(1, 600) g;
             """);
         await SharedPostgres.ExecuteAsync(target, "CREATE TABLE kept (id bigint PRIMARY KEY, v int NOT NULL)");
         var mapping = Path.Combine(Directory.CreateTempSubdirectory("peeq-excluded-").FullName, "target.yaml");
@@ -367,11 +367,11 @@ public sealed class StreamingTests(ITestOutputHelper output) : IAsyncLifetime
             await CaptureProbe.WaitForSnapshotAsync(target, "dropmap", "audit", timeout: TimeSpan.FromSeconds(60));
             await CaptureProbe.WaitForSnapshotAsync(target, "dropmap", "kept", timeout: TimeSpan.FromSeconds(60));
 
-            await SharedPostgres.ExecuteAsync(source, "INSERT INTO audit (note) SELECT repeat(md5(g::text), 2) FROM generate_series(1, 2000) g");
+            await SharedPostgres.ExecuteAsync(source, "INSERT INTO audit (note) SELECT repeat(md5(g::text), 2) FROM generate_series(1, 1000) g");
             await SharedPostgres.ExecuteAsync(source, """
                 BEGIN;
                 UPDATE kept SET v = v + 100 WHERE id <= 10;
-                INSERT INTO audit (note) SELECT repeat(md5(g::text), 2) FROM generate_series(1, 2000) g;
+                INSERT INTO audit (note) SELECT repeat(md5(g::text), 2) FROM generate_series(1, 1000) g;
                 COMMIT;
                 """);
             await SharedPostgres.ExecuteAsync(source, "UPDATE kept SET v = -v WHERE id > 15; INSERT INTO kept VALUES (21, 21)");
@@ -381,8 +381,8 @@ public sealed class StreamingTests(ITestOutputHelper output) : IAsyncLifetime
             // Kafka traffic stays proportionate: a marker per stretch of dropped events, never one per dropped row.
             var unified = CaptureProbe.ReadAll(_kafka, Topics.Unified(options.Kafka.TopicPrefix, "target")).Select(m => UnifiedEventCodec.Read(m.Value)).ToList();
             var progress = unified.OfType<UnifiedProgress>().Count();
-            output.WriteLine($"{unified.Count} unified events for 5,000 excluded rows and 32 mapped changes, {progress} of them progress markers");
-            Assert.InRange(progress, 1, 500);
+            output.WriteLine($"{unified.Count} unified events for 2,600 excluded rows (about 20 times the window) and 32 mapped changes, {progress} of them progress markers");
+            Assert.InRange(progress, 1, 260);
         }
         finally
         {

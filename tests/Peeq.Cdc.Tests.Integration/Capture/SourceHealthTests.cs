@@ -122,6 +122,71 @@ public sealed class SourceHealthTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(0L, await SharedPostgres.ScalarAsync<long>(cs, "SELECT count(*) FROM pg_publication"));
     }
 
+    /// <summary>
+    /// A config pointing at tables its role may not read: one without SELECT, one in a schema without USAGE (the
+    /// catalog lists it all the same, so only a check of both privileges finds it before the snapshot fails). The
+    /// error names the source, every table, and the grants to run; that source stops loudly (re-checked every
+    /// minute) and takes no slot, while another source of the same pipeline keeps flowing.
+    /// </summary>
+    [Fact]
+    public async Task tables_the_capture_role_may_not_read_stop_that_source_naming_the_grants_while_another_flows()
+    {
+        var cs = await SharedPostgres.CreateDatabaseAsync("health_noread");
+        var peerCs = await SharedPostgres.CreateDatabaseAsync("health_noreadpeer");
+        var target = await SharedPostgres.CreateDatabaseAsync("health_noread_dst");
+        await SharedPostgres.ExecuteAsync(cs, """
+            DROP ROLE IF EXISTS health_noread_role;
+            CREATE ROLE health_noread_role LOGIN REPLICATION;
+            CREATE TABLE items (id bigint PRIMARY KEY);
+            CREATE TABLE ledger (id bigint PRIMARY KEY);
+            CREATE SCHEMA locked;
+            CREATE TABLE locked.notes (id bigint PRIMARY KEY);
+            GRANT SELECT ON items, locked.notes TO health_noread_role;
+            """);
+        await SharedPostgres.ExecuteAsync(peerCs, "CREATE TABLE things (id bigint PRIMARY KEY, v int NOT NULL); INSERT INTO things VALUES (1, 1)");
+        var roleCs = new NpgsqlConnectionStringBuilder(cs) { Username = "health_noread_role", Password = "noread-pw-canary", Pooling = false }.ConnectionString;
+        var options = Options("noread", roleCs, target, "items", "ledger", "locked.notes");
+        options.Sources.Add(new SourceOptions { Name = "noreadpeer", ConnectionString = peerCs, Target = options.Targets[0].Name, Tables = ["things"] });
+        try
+        {
+            var e = await PrepareFailsAsync(options.Sources[0]);
+            output.WriteLine(e.Message);
+            Assert.Contains("source 'noread': role 'health_noread_role' may not read public.ledger, locked.notes (no USAGE on schema locked)", e.Message, StringComparison.Ordinal);
+            Assert.Contains("GRANT USAGE ON SCHEMA \"locked\" TO \"health_noread_role\";", e.Message, StringComparison.Ordinal);
+            Assert.Contains("GRANT SELECT ON \"public\".\"ledger\" TO \"health_noread_role\";", e.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("noread-pw-canary", e.Message, StringComparison.Ordinal);
+
+            var logs = new LogCapture();
+            var refusedBefore = CaptureMetrics.Errors.WithLabels("noread", "permanent").Value;
+            await using (var pipeline = new PipelineHarness(options, _kafka, output) { Capture = logs })
+            {
+                await pipeline.StartAsync();
+                await Wait.ForAsync(() => CaptureMetrics.Errors.WithLabels("noread", "permanent").Value > refusedBefore, "capture to refuse source noread", 60);
+                await CaptureProbe.WaitForSnapshotAsync(target, "noreadpeer", "things");
+                await SharedPostgres.ExecuteAsync(peerCs, "INSERT INTO things VALUES (2, 2)");
+                await Wait.ForAsync(async () => await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM things WHERE id = 2") == 1,
+                    "the other source to keep flowing", 60);
+                Assert.Equal(0, CaptureMetrics.Up.WithLabels("noread").Value);
+            }
+
+            var line = logs.Lines.First(l => l.Contains("source 'noread'", StringComparison.Ordinal) && l.Contains("may not read", StringComparison.Ordinal));
+            output.WriteLine(line);
+            Assert.StartsWith("Error ", line, StringComparison.Ordinal);
+            Assert.Contains("GRANT USAGE ON SCHEMA \"locked\"", line, StringComparison.Ordinal);
+            Assert.Contains("other sources keep flowing", line, StringComparison.Ordinal);
+            Assert.DoesNotContain(logs.Lines, l => l.Contains("noread-pw-canary", StringComparison.Ordinal));
+            Assert.Equal(0L, await SharedPostgres.ScalarAsync<long>(cs, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'peeq_cdc_noread'"));
+            Assert.Equal(0L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM peeq_cdc.applied_position WHERE source = 'noread'"));
+        }
+        finally
+        {
+            await DropSlotsAsync(peerCs, options.Sources[1].SlotName);
+            var pg = await SharedPostgres.GetAsync();
+            await pg.DropDatabaseAsync("health_noread");
+            await SharedPostgres.ExecuteAsync(pg.ConnectionString(), "DROP ROLE IF EXISTS health_noread_role");
+        }
+    }
+
     [Fact]
     public async Task too_few_slots_and_wal_senders_for_the_sources_on_a_server_are_refused_at_start_with_the_figures_to_raise_to()
     {

@@ -187,6 +187,94 @@ public sealed class SourceHealthTests(ITestOutputHelper output) : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// TLS to a source as docs/configuration.md says to set it: SSL Mode=VerifyFull with the server's CA as Root
+    /// Certificate, in the connection string. Capture's connections (the replication stream and the snapshot)
+    /// are encrypted, and a certificate the given root did not sign is refused rather than trusted.
+    /// </summary>
+    [Fact]
+    public async Task a_source_over_tls_with_ssl_mode_verify_full_is_captured_encrypted_and_a_foreign_certificate_is_refused()
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), $"peeq-tls-{Guid.NewGuid():N}")).FullName;
+        try
+        {
+            foreach (var name in new[] { "server", "foreign" })
+            {
+                await RunAsync("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", Path.Combine(dir, $"{name}.key"), "-out", Path.Combine(dir, $"{name}.crt"));
+            }
+
+            // The server refuses a key others may read; run as root, the server runs as postgres and must own it.
+            await RunAsync("chmod", "600", Path.Combine(dir, "server.key"));
+            if (EmbeddedPostgres.IsRoot())
+            {
+                await RunAsync("chown", EmbeddedPostgres.SuperUser, Path.Combine(dir, "server.key"));
+            }
+
+            await using var pg = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions
+            {
+                Name = "tls",
+                MaxReplicationSlots = 4,
+                Settings = new Dictionary<string, string>
+                {
+                    ["ssl"] = "on",
+                    ["ssl_cert_file"] = $"'{Path.Combine(dir, "server.crt")}'",
+                    ["ssl_key_file"] = $"'{Path.Combine(dir, "server.key")}'",
+                },
+            });
+            var plain = await pg.CreateDatabaseAsync("health_tls_src");
+            await SharedPostgres.ExecuteAsync(plain, "CREATE TABLE items (id bigint PRIMARY KEY, v int NOT NULL); INSERT INTO items SELECT g, g FROM generate_series(1, 100) g");
+            var target = await SharedPostgres.CreateDatabaseAsync("health_tls_dst");
+            var tls = new NpgsqlConnectionStringBuilder(plain) { SslMode = SslMode.VerifyFull, RootCertificate = Path.Combine(dir, "server.crt") }.ConnectionString;
+
+            var foreign = new NpgsqlConnectionStringBuilder(tls) { RootCertificate = Path.Combine(dir, "foreign.crt"), Pooling = false }.ConnectionString;
+            var refused = await Assert.ThrowsAnyAsync<Exception>(async () =>
+            {
+                await using var conn = new NpgsqlConnection(foreign);
+                await conn.OpenAsync();
+            });
+            output.WriteLine($"foreign root certificate: {refused.GetType().Name}: {refused.Message}");
+
+            var options = Options("tls", tls, target, "items");
+            PipelineConfig.FromOptions(options); // the validator accepts it (the files exist)
+            await using var pipeline = new PipelineHarness(options, _kafka, output);
+            await pipeline.StartAsync();
+            await CaptureProbe.WaitForSnapshotAsync(target, "tls", "items");
+            await SharedPostgres.ExecuteAsync(plain, "UPDATE items SET v = -v WHERE id % 3 = 0; DELETE FROM items WHERE id > 90");
+            await pipeline.DrainAsync();
+            await TableComparer.AssertEqualAsync(plain, target, TableId.Parse("items"));
+
+            // Every connection Capture holds to the source, the walsender's included, is encrypted.
+            const string Capture = "FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE (a.application_name LIKE 'peeq-cdc capture%' OR a.backend_type = 'walsender')";
+            var walsenders = await SharedPostgres.ScalarAsync<long>(plain, $"SELECT count(*) {Capture} AND a.backend_type = 'walsender' AND s.ssl");
+            var unencrypted = await SharedPostgres.ScalarAsync<long>(plain, $"SELECT count(*) {Capture} AND NOT s.ssl");
+            output.WriteLine($"{walsenders} encrypted walsenders, {unencrypted} unencrypted capture connections");
+            Assert.True(walsenders >= 1, "no encrypted replication connection to the source");
+            Assert.Equal(0L, unencrypted);
+            await pipeline.StopAsync(Stages.Capture);
+            await DropSlotsAsync(plain, options.Sources[0].SlotName);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static async Task RunAsync(string file, params string[] args)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.StandardOutput.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        Assert.True(p.ExitCode == 0, $"{file} exited with {p.ExitCode}: {await stderr}");
+    }
+
     [Fact]
     public async Task too_few_slots_and_wal_senders_for_the_sources_on_a_server_are_refused_at_start_with_the_figures_to_raise_to()
     {

@@ -13,7 +13,8 @@ namespace Peeq.Cdc.Tests.Integration;
 
 /// <summary>
 /// A source's failure modes at the source end: precise start-up errors (wal_level, the REPLICATION privilege,
-/// a missing table, too few slots or WAL senders for the sources on a server), a slot invalidated by
+/// a missing table, tables the role may not read, too few slots or WAL senders for the sources on a server), TLS to
+/// a source (SSL Mode=VerifyFull), a slot invalidated by
 /// max_slot_wal_keep_size, a stream that waits for the Sink longer than wal_sender_timeout, an unreachable
 /// source retried while the others flow, 'peeq-cdc source remove', and large transactions the walsender spills
 /// (the aborted ones produce nothing). Servers with settings of their own are small clusters of their own.

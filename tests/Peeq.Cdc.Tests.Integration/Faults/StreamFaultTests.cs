@@ -11,8 +11,8 @@ namespace Peeq.Cdc.Tests.Integration.Faults;
 
 /// <summary>
 /// Guarantees 2 and 3 against what the stream itself can do wrong: a huge transaction committed beside one
-/// rolled back, an older slice of the unified topic delivered again after newer events were applied, and
-/// sources whose clocks are 10 minutes off (ordering is by source LSN; a commit timestamp is carried, never
+/// rolled back, an older slice of the unified topic delivered again after newer events were applied, the same
+/// key written in two source databases, and sources whose clocks are 10 minutes off (ordering is by source LSN; a commit timestamp is carried, never
 /// compared).
 /// </summary>
 public sealed class StreamFaultTests(ITestOutputHelper output) : IAsyncLifetime

@@ -59,6 +59,10 @@ public sealed class EmbeddedKafka : ITopicAdmin, IDisposable
             throw new InvalidOperationException("rd_kafka_mock_cluster_new failed");
         }
 
+        // A real broker waits group.initial.rebalance.delay.ms (3 s by default, and so does the mock) for more
+        // members before a new group's first rebalance. Every stage here is one member of its own group, so
+        // the wait only delayed each pipeline start by ~3 s per group (Transform's, then the Sink's).
+        api.MockGroupInitialRebalanceDelayMs(cluster, 0);
         var addresses = Marshal.PtrToStringAnsi(api.MockClusterBootstraps(cluster))!;
         BootstrapProxy? proxy = null;
         if (port > 0)
@@ -153,6 +157,7 @@ public sealed class EmbeddedKafka : ITopicAdmin, IDisposable
             MockBrokerSetDown = F<MockBrokerFn>("rd_kafka_mock_broker_set_down");
             MockBrokerSetUp = F<MockBrokerFn>("rd_kafka_mock_broker_set_up");
             MockPushRequestErrorsArray = F<MockPushErrorsFn>("rd_kafka_mock_push_request_errors_array");
+            MockGroupInitialRebalanceDelayMs = F<MockGroupDelayFn>("rd_kafka_mock_group_initial_rebalance_delay_ms");
         }
 
         public string Path { get; }
@@ -168,6 +173,7 @@ public sealed class EmbeddedKafka : ITopicAdmin, IDisposable
         public MockBrokerFn MockBrokerSetDown { get; }
         public MockBrokerFn MockBrokerSetUp { get; }
         public MockPushErrorsFn MockPushRequestErrorsArray { get; }
+        public MockGroupDelayFn MockGroupInitialRebalanceDelayMs { get; }
     }
 
     internal delegate IntPtr ConfNewFn();
@@ -180,6 +186,7 @@ public sealed class EmbeddedKafka : ITopicAdmin, IDisposable
     internal delegate int MockTopicCreateFn(IntPtr cluster, [MarshalAs(UnmanagedType.LPStr)] string topic, int partitions, int replicationFactor);
     internal delegate int MockBrokerFn(IntPtr cluster, int brokerId);
     internal delegate void MockPushErrorsFn(IntPtr cluster, short apiKey, UIntPtr count, int[] errors);
+    internal delegate void MockGroupDelayFn(IntPtr cluster, int delayMs);
 
     /// <summary>
     /// The mock brokers listen on ports the kernel picks; a fixed bootstrap port forwards to the first

@@ -109,8 +109,11 @@ public sealed class LatencyBenchmark(int seconds, int rate = 1000)
         };
     }
 
-    /// <summary>Seconds of load before the measured period: half the measured time, 3 to 10.</summary>
-    public static int WarmupSeconds(int seconds) => Math.Clamp(seconds / 2, 3, 10);
+    /// <summary>Seconds of load before the measured period: half the measured time, 3 to 10 (<c>PEEQ_BENCH_WARMUP</c> seconds when set, 0 to compare with runs that had none).</summary>
+    public static int WarmupSeconds(int seconds) =>
+        int.TryParse(Environment.GetEnvironmentVariable("PEEQ_BENCH_WARMUP"), System.Globalization.CultureInfo.InvariantCulture, out var w) && w >= 0
+            ? w
+            : Math.Clamp(seconds / 2, 3, 10);
 
     /// <summary>Latency by second of the run (stderr): whether the tail comes from a warm-up, a pause, or the whole run.</summary>
     private static void PrintSeries(Dictionary<long, DateTime> source, Dictionary<long, DateTime> target)

@@ -131,4 +131,19 @@ public sealed class ConfigurationTests
         Assert.Contains("security.protocol", kafka.Message);
         Assert.Contains("'SASL_TLS' is not one of plaintext, ssl, sasl_plaintext, sasl_ssl", kafka.Message);
     }
+    [Fact]
+    public void the_sealing_key_comes_from_the_file_by_reference_and_a_bad_one_is_named_without_its_value()
+    {
+        var key = Convert.ToBase64String(Enumerable.Range(0, 32).Select(i => (byte)i).ToArray());
+        Environment.SetEnvironmentVariable("PEEQ_UNIT_SEAL", key);
+        Environment.SetEnvironmentVariable("WALLET_PASSWORD", "s3cret");
+        var config = PipelineConfig.Load(Write(Valid + "\nsealKey: ${PEEQ_UNIT_SEAL}\n"));
+        Assert.Equal(Enumerable.Range(0, 32).Select(i => (byte)i).ToArray(), config.Options.ResolveSealKey());
+
+        const string bad = "bm90LTMyLWJ5dGVzLWxvbmc=";
+        var e = Fails(Valid + $"\nsealKey: {bad}\n");
+        Assert.Contains("sealKey: the sealing key must be 32 bytes, got 17", e.Message);
+        Assert.DoesNotContain(bad, e.Message);
+        Assert.Contains("sealKey: the sealing key must be 32 bytes in base64", Fails(Valid + "\nsealKey: '%%%'\n").Message);
+    }
 }

@@ -55,6 +55,22 @@ public sealed partial class PipelineOptionsValidator(ConfigFile? file = null) : 
             }
         }
 
+        // The key itself is never part of the message.
+        foreach (var (key, text) in new[] { ("sealKey", o.SealKey), ($"(environment variable {PipelineOptions.SealKeyVariable})", o.SealKey is { Length: > 0 } ? null : Environment.GetEnvironmentVariable(PipelineOptions.SealKeyVariable)) })
+        {
+            if (text is { Length: > 0 })
+            {
+                try
+                {
+                    SealedValue.ParseKey(text);
+                }
+                catch (FormatException e)
+                {
+                    Error(key, e.Message);
+                }
+            }
+        }
+
         if (o.Targets.Count == 0)
         {
             Error("targets", "at least one target database is required");

@@ -62,7 +62,7 @@ public sealed class EmbeddedKafka : ITopicAdmin, IDisposable
         // A real broker waits group.initial.rebalance.delay.ms (3 s by default, and so does the mock) for more
         // members before a new group's first rebalance. Every stage here is one member of its own group, so
         // the wait only delayed each pipeline start by ~3 s per group (Transform's, then the Sink's).
-        api.MockGroupInitialRebalanceDelayMs(cluster, 0);
+        api.MockGroupInitialRebalanceDelay(cluster, 0);
         var addresses = Marshal.PtrToStringAnsi(api.MockClusterBootstraps(cluster))!;
         BootstrapProxy? proxy = null;
         if (port > 0)
@@ -94,6 +94,17 @@ public sealed class EmbeddedKafka : ITopicAdmin, IDisposable
     public void SetBrokerDown(int brokerId = -1) => Check(Native.Instance.MockBrokerSetDown(_cluster, brokerId), "broker_set_down");
 
     public void SetBrokerUp(int brokerId = -1) => Check(Native.Instance.MockBrokerSetUp(_cluster, brokerId), "broker_set_up");
+
+    /// <summary>
+    /// How long the coordinator waits for more members before the first assignment of an empty consumer group
+    /// (Kafka's group.initial.rebalance.delay.ms; 3 s in the mock and in Kafka, 0 as <see cref="Start"/> sets it). Zero is what single-broker
+    /// development setups use: a lone consumer, or one restarted after a kill, gets its partitions at once.
+    /// </summary>
+    public void SetGroupInitialRebalanceDelay(TimeSpan delay)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Native.Instance.MockGroupInitialRebalanceDelay(_cluster, (int)delay.TotalMilliseconds);
+    }
 
     /// <summary>The next requests of type <paramref name="apiKey"/> (0 = Produce, 1 = Fetch, 8 = OffsetCommit) fail with these errors, in order.</summary>
     public void PushRequestErrors(short apiKey, params ErrorCode[] errors)
@@ -157,7 +168,7 @@ public sealed class EmbeddedKafka : ITopicAdmin, IDisposable
             MockBrokerSetDown = F<MockBrokerFn>("rd_kafka_mock_broker_set_down");
             MockBrokerSetUp = F<MockBrokerFn>("rd_kafka_mock_broker_set_up");
             MockPushRequestErrorsArray = F<MockPushErrorsFn>("rd_kafka_mock_push_request_errors_array");
-            MockGroupInitialRebalanceDelayMs = F<MockGroupDelayFn>("rd_kafka_mock_group_initial_rebalance_delay_ms");
+            MockGroupInitialRebalanceDelay = F<MockGroupDelayFn>("rd_kafka_mock_group_initial_rebalance_delay_ms");
         }
 
         public string Path { get; }
@@ -173,7 +184,7 @@ public sealed class EmbeddedKafka : ITopicAdmin, IDisposable
         public MockBrokerFn MockBrokerSetDown { get; }
         public MockBrokerFn MockBrokerSetUp { get; }
         public MockPushErrorsFn MockPushRequestErrorsArray { get; }
-        public MockGroupDelayFn MockGroupInitialRebalanceDelayMs { get; }
+        public MockGroupDelayFn MockGroupInitialRebalanceDelay { get; }
     }
 
     internal delegate IntPtr ConfNewFn();

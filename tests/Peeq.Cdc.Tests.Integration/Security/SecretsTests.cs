@@ -107,6 +107,43 @@ public sealed class SecretsTests(ITestOutputHelper output) : IAsyncLifetime
             AssertNoSecret([Encoding.UTF8.GetString(m.Value), .. (m.Headers ?? []).Select(h => Encoding.UTF8.GetString(h.GetValueBytes()))], "a dead letter");
         }
 
+        // Every table of the pipeline's schema (parked rows, shadowed claims, lineage, positions, ...) and every topic of
+        // this pipeline (raw, unified, both dead-letter topics), whatever is added to them later.
+        var pipelineTables = new List<string>();
+        await using (var conn = new Npgsql.NpgsqlConnection(target))
+        {
+            await conn.OpenAsync();
+            await using var cmd = new Npgsql.NpgsqlCommand("SELECT tablename FROM pg_tables WHERE schemaname = 'peeq_cdc' ORDER BY 1", conn);
+            await using var r = await cmd.ExecuteReaderAsync();
+            while (await r.ReadAsync())
+            {
+                pipelineTables.Add(r.GetString(0));
+            }
+        }
+
+        Assert.Contains("parked_rows", pipelineTables);
+        foreach (var table in pipelineTables)
+        {
+            AssertNoSecret(await TableComparer.DumpAsync(target, new TableId("peeq_cdc", table)), $"peeq_cdc.{table}");
+        }
+
+        List<string> topics;
+        using (var admin = new AdminClientBuilder(_kafka.Endpoint.AdminConfig()).Build())
+        {
+            topics = admin.GetMetadata(TimeSpan.FromSeconds(10)).Topics.Select(t => t.Topic)
+                .Where(t => t.StartsWith(options.Kafka.TopicPrefix + ".", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
+        }
+
+        output.WriteLine($"searched {pipelineTables.Count} tables of peeq_cdc and the topics {string.Join(", ", topics)}");
+        Assert.Superset(new HashSet<string> { raw, unified, $"{options.Kafka.TopicPrefix}.dlq.transform", $"{options.Kafka.TopicPrefix}.dlq.sink" }, topics.ToHashSet());
+        foreach (var topic in topics)
+        {
+            foreach (var m in CaptureProbe.ReadAll(_kafka, topic))
+            {
+                AssertNoSecret([Encoding.UTF8.GetString(m.Value), m.Key is null ? "" : Encoding.UTF8.GetString(m.Key), .. (m.Headers ?? []).Select(h => Encoding.UTF8.GetString(h.GetValueBytes()))], topic);
+            }
+        }
+
         var config = PipelineHarness.WriteConfig(options, Path.Combine(Path.GetTempPath(), $"peeq-sec-{Guid.NewGuid():N}.yaml"));
         var (exit, printed, _) = await PipelineProcess.RunAsync(TimeSpan.FromSeconds(60), "parked", "list", "--config", config, "--status", "all");
         output.WriteLine(printed);

@@ -60,10 +60,19 @@ public sealed class Summary(int size)
 
         if (Latency is { } l)
         {
-            var load = $"{l.Transactions:N0} single-row tx at {l.TargetRate:N0}/s (achieved {l.AchievedRate:N0}/s)";
+            var load = $"{l.Transactions:N0} single-row tx at {l.TargetRate:N0}/s (achieved {l.AchievedRate:N0}/s) after {l.WarmupSeconds} s of the same load not counted";
             Row(b, $"latency p50, {load}", $"{l.P50Ms:0.0} ms", "", "", "< 50 ms", l.P50Ms < 50);
             Row(b, "latency p99", $"{l.P99Ms:0.0} ms", "", "", "< 250 ms", l.P99Ms < 250);
             Row(b, "latency max", $"{l.MaxMs:0.0} ms (mean {l.MeanMs:0.0} ms)", "", "", "", null);
+            Row(b, $"latency with the {l.WarmupSeconds} s warm-up counted too: p50 / p99 / max", $"{l.WithWarmupP50Ms:0.0} / {l.WithWarmupP99Ms:0.0} / {l.WithWarmupMaxMs:0.0} ms", "", "", "", null);
+            Row(b, "latency: the load generator's INSERT round trip (commit included), p50 / p99", $"{l.InsertP50Ms:0.0} / {l.InsertP99Ms:0.0} ms", "", "", "", null);
+            if (l.Stages is { } st)
+            {
+                Row(b, $"latency by stage, p50 / p99 / max ms ({st.Transactions:N0} tx still on the broker): source commit → Capture produced END", st.Capture.ToString(), "", "", "", null);
+                Row(b, "… → Transform produced COMMIT", st.Transform.ToString(), "", "", "", null);
+                Row(b, "… → target commit (Sink)", st.Sink.ToString(), "", "", "", null);
+                Row(b, "… total, same transactions", st.Total.ToString(), "", "", "", null);
+            }
         }
 
         if (Snapshot is { } n)

@@ -95,16 +95,27 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IAsyncLifetime
         await pipeline.DrainAsync();
         await pipeline.StopAsync(Stages.Transform | Stages.Sink);
 
+        var produced = Capture.CaptureMetrics.Transactions.WithLabels("gap", "transaction").Value;
         for (var i = 0; i < 30; i++)
         {
             await SharedPostgres.ExecuteAsync(source, $"INSERT INTO docs SELECT g, repeat(md5(g::text), 32) FROM generate_series({i * 2000 + 1}, {(i + 1) * 2000}) g");
         }
 
         // Capture produces all ~60 MB at once; the broker keeps only the newest ~5 MiB of each partition.
+        // Transform and Sink come back only once Capture has produced all of it: chasing a Capture that is
+        // still producing 100 MB ahead of them, with nothing holding it back, they could never catch up.
+        // (This used to be left to the embedded broker's 3 s delay before a group's first assignment.)
         var raw = Kafka.Topics.Raw(options.Kafka.TopicPrefix, "gap");
         using (var probe = new Confluent.Kafka.ConsumerBuilder<byte[], byte[]>(_kafka.Endpoint.ConsumerConfig("probe", "probe")).Build())
         {
-            var deadline = DateTime.UtcNow.AddSeconds(60);
+            var deadline = DateTime.UtcNow.AddSeconds(120);
+            while (Capture.CaptureMetrics.Transactions.WithLabels("gap", "transaction").Value < produced + 30 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(200);
+            }
+
+            Assert.True(Capture.CaptureMetrics.Transactions.WithLabels("gap", "transaction").Value >= produced + 30, "Capture did not produce the 30 transactions within 120 s");
+            deadline = DateTime.UtcNow.AddSeconds(60);
             while (probe.QueryWatermarkOffsets(new Confluent.Kafka.TopicPartition(raw, 0), TimeSpan.FromSeconds(5)).Low.Value == 0 && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(200);

@@ -34,6 +34,11 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
     private static readonly TableId IdentityMap = new(PipelineSchema.Schema, "identity_map");
     private static readonly string[] NoColumns = [];
     private readonly Dictionary<TableId, string> _staged = [];
+
+    // Staging tables that received rows in the open target transaction. Every other one is empty (ON COMMIT
+    // DELETE ROWS empties them at commit, a rollback takes their rows away), so it needs no TRUNCATE: a
+    // round trip, and for a temp table a new relfilenode, saved on every batch.
+    private readonly HashSet<TableId> _stageFilled = [];
     private readonly Dictionary<TableId, bool> _bulk = [];
     private NpgsqlConnection? _stagedOn;
 
@@ -44,11 +49,16 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
     public void RolledBack()
     {
         _staged.Clear();
+        _stageFilled.Clear();
         Schema.RolledBack();
     }
 
-    /// <summary>The target transaction committed: schema changes made in it are now the tables' definitions.</summary>
-    public void Committed() => Schema.Committed();
+    /// <summary>The target transaction committed: schema changes made in it are now the tables' definitions, and the staging tables are empty.</summary>
+    public void Committed()
+    {
+        _stageFilled.Clear();
+        Schema.Committed();
+    }
 
     /// <summary>Schema changes and parked tables of this source (SchemaChanges.cs).</summary>
     public SchemaChanges Schema { get; } = new(tables, target, source, logger);
@@ -958,6 +968,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
         {
             await conn.ExecuteAsync(new CommandDefinition("ROLLBACK TO SAVEPOINT bulk_load", cancellationToken: ct));
             _staged.Clear();
+            _stageFilled.Clear();
             _bulk[table.Id] = false;
             return false;
         }
@@ -1109,6 +1120,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
         {
             // Temp tables live and die with their connection.
             _staged.Clear();
+            _stageFilled.Clear();
             _stagedOn = conn;
         }
 
@@ -1133,8 +1145,13 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
         else
         {
             stage = known;
-            await conn.ExecuteAsync(new CommandDefinition($"TRUNCATE {stage}", cancellationToken: ct));
+            if (_stageFilled.Contains(table.Id))
+            {
+                await conn.ExecuteAsync(new CommandDefinition($"TRUNCATE {stage}", cancellationToken: ct));
+            }
         }
+
+        _stageFilled.Add(table.Id);
 
         var copy = $"COPY {stage} ({string.Join(", ", columns.Select(c => Q(c.Name)))}{(columns.Count > 0 ? ", " : "")}_op, _ord, _lsn, _seq, _sub, _origin_table, _origin_key, _keep, _toast, _rank, _lookups) FROM STDIN (FORMAT BINARY)";
         await using (var writer = await conn.BeginBinaryImportAsync(copy, ct))

@@ -811,10 +811,23 @@ public sealed class SourceApplier : IAsyncDisposable
         }
 
         var last = _written[^1].Commit;
+        var applied = new CommandDefinition("""
+            INSERT INTO peeq_cdc.applied_position AS a (source, commit_lsn, end_lsn, seq, txid, source_commit_ts, applied_at)
+            VALUES (@source, @commit::pg_lsn, @end::pg_lsn, @seq, @txid, to_timestamp(@ts / 1000.0), now())
+            ON CONFLICT (source) DO UPDATE SET commit_lsn = excluded.commit_lsn, end_lsn = excluded.end_lsn, seq = excluded.seq,
+                txid = excluded.txid, source_commit_ts = excluded.source_commit_ts, applied_at = excluded.applied_at
+            WHERE a.commit_lsn < excluded.commit_lsn
+            """, new { source = _source, commit = last.CommitLsn.ToString(), end = last.EndLsn.ToString(), seq = last.Operations + 1, txid = last.TxId, ts = (double)last.TsMs },
+            transaction: _tx, cancellationToken: ct);
+        var marks = _written.Any(w => w.Commit.Snapshot is { Count: > 0 });
         try
         {
             // Deferred unique constraints are checked here, where a violation can still be told from a lost connection.
-            await _conn!.ExecuteAsync(new CommandDefinition("SET CONSTRAINTS ALL IMMEDIATE", transaction: _tx, cancellationToken: ct));
+            // Without snapshot marks to record in between, the new applied position goes in the same round trip
+            // (a failing check stops the statement list before it).
+            await _conn!.ExecuteAsync(marks
+                ? new CommandDefinition("SET CONSTRAINTS ALL IMMEDIATE", transaction: _tx, cancellationToken: ct)
+                : new CommandDefinition("SET CONSTRAINTS ALL IMMEDIATE;\n" + applied.CommandText, applied.Parameters, _tx, cancellationToken: ct));
         }
         catch (Exception e) when (SinkErrors.IsRowError(e))
         {
@@ -829,23 +842,20 @@ public sealed class SourceApplier : IAsyncDisposable
             throw new ReplayRequestedException();
         }
 
-        // Snapshot progress marks go in the same target transaction as the rows they describe.
-        foreach (var (commit, _) in _written)
+        if (marks)
         {
-            if (commit.Snapshot is { Count: > 0 })
+            // Snapshot progress marks go in the same target transaction as the rows they describe.
+            foreach (var (commit, _) in _written)
             {
-                await SnapshotProgress.RecordAsync(_conn!, _source, commit, _writer, _logger, ct);
+                if (commit.Snapshot is { Count: > 0 })
+                {
+                    await SnapshotProgress.RecordAsync(_conn!, _source, commit, _writer, _logger, ct);
+                }
             }
+
+            await _conn!.ExecuteAsync(applied);
         }
 
-        await _conn!.ExecuteAsync(new CommandDefinition("""
-            INSERT INTO peeq_cdc.applied_position AS a (source, commit_lsn, end_lsn, seq, txid, source_commit_ts, applied_at)
-            VALUES (@source, @commit::pg_lsn, @end::pg_lsn, @seq, @txid, to_timestamp(@ts / 1000.0), now())
-            ON CONFLICT (source) DO UPDATE SET commit_lsn = excluded.commit_lsn, end_lsn = excluded.end_lsn, seq = excluded.seq,
-                txid = excluded.txid, source_commit_ts = excluded.source_commit_ts, applied_at = excluded.applied_at
-            WHERE a.commit_lsn < excluded.commit_lsn
-            """, new { source = _source, commit = last.CommitLsn.ToString(), end = last.EndLsn.ToString(), seq = last.Operations + 1, txid = last.TxId, ts = (double)last.TsMs },
-            transaction: _tx, cancellationToken: ct));
         Faults.FaultPoint.Reached(Faults.FaultPoint.SinkBeforeTargetCommit);
         await _tx.CommitAsync(ct);
         Faults.FaultPoint.Reached(Faults.FaultPoint.SinkAfterTargetCommit);

@@ -99,6 +99,14 @@ public sealed class VerticalSliceTests(ITestOutputHelper output) : IAsyncLifetim
         Assert.Equal(1524L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM audit"));
         Assert.Equal(23L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM audit WHERE what = 'duplicate'"));
         Assert.Equal(1L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM audit WHERE what = 'before 1'"));
+
+        // The reconciler compares a keyless table by count; its count check shows the target's count (it showed 0,
+        // which the soak read as every row lost).
+        var report = await global::Peeq.Cdc.Reconciler.ReconcileRunner.RunAsync(pipeline.Config, Cli.Hosting.Mappings.Load(pipeline.Config),
+            Path.Combine(Path.GetTempPath(), "peeq-keyless-" + Guid.NewGuid().ToString("N")[..6]), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, CancellationToken.None);
+        Assert.True(report.Verdict == global::Peeq.Cdc.Reconciler.Reports.Verdict.Clean, report.Summary);
+        var count = Assert.Single(report.Counts);
+        Assert.Equal((1524L, 1524L), (count.SourceRows, count.TargetRows));
     }
 
     [Fact]

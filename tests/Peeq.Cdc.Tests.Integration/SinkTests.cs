@@ -440,4 +440,46 @@ public sealed class SinkTests(ITestOutputHelper output) : IAsyncLifetime
         var writes = Sink.SinkMetrics.IsolationWrites.WithLabels("notes").Value - isolation;
         Assert.True(writes < 100, $"{writes} writes to isolate 3 bad operations among {rows}");
     }
+
+    [Fact]
+    public async Task deadlock_is_retried_from_memory_without_a_replay_and_loses_nothing()
+    {
+        var target = await SharedPostgres.CreateDatabaseAsync("sink_deadlock_dst");
+        // The target aborts the first write of the row named 'victim' as PostgreSQL aborts a deadlock victim (a
+        // sequence, because it is not rolled back with the transaction it aborts).
+        await SharedPostgres.ExecuteAsync(target, """
+            CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL);
+            CREATE TABLE item_codes (code text PRIMARY KEY, item_id int NOT NULL);
+            CREATE SEQUENCE deadlock_once;
+            CREATE FUNCTION deadlock_once() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.name = 'victim' AND nextval('deadlock_once') = 1 THEN
+                    RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01';
+                END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER deadlock_once BEFORE INSERT OR UPDATE ON items FOR EACH ROW EXECUTE FUNCTION deadlock_once();
+            """);
+        var options = UnifiedFeed.SinkOnly("deadlock", target, _kafka.BootstrapServers, "dl");
+        using var feed = new UnifiedFeed(_kafka, options, "dl");
+        JsonObject Item(int i, string name) => new() { ["id"] = i, ["name"] = name };
+        JsonObject Code(int i) => new() { ["code"] = $"C-{i}", ["item_id"] = i };
+
+        // Three transactions in one batch, each writing an item and its code (a row and its identity, as
+        // inventory_item writes inventory_items and identity_map); the second one's item is the victim.
+        feed.Transaction(t => t.Upsert("public.items", new JsonObject { ["id"] = 1 }, Item(1, "one")).Upsert("public.item_codes", new JsonObject { ["code"] = "C-1" }, Code(1)));
+        feed.Transaction(t => t.Upsert("public.item_codes", new JsonObject { ["code"] = "C-2" }, Code(2)).Upsert("public.items", new JsonObject { ["id"] = 2 }, Item(2, "victim")));
+        var last = feed.Transaction(t => t.Upsert("public.items", new JsonObject { ["id"] = 3 }, Item(3, "three")).Upsert("public.item_codes", new JsonObject { ["code"] = "C-3" }, Code(3)));
+        await using var sink = new PipelineHarness(options, _kafka, output);
+        await sink.StartAsync(Stages.Sink);
+
+        // Nothing re-sends what this Sink consumed (no Capture here): only a retry from memory gets it applied.
+        await UnifiedFeed.WaitAppliedAsync(target, "dl", last);
+        Assert.Equal(2L, await SharedPostgres.ScalarAsync<long>(target, "SELECT nextval('deadlock_once') - 1"));
+        Assert.Equal("one victim three", await SharedPostgres.ScalarAsync<string>(target, "SELECT string_agg(name, ' ' ORDER BY id) FROM items"));
+        Assert.Equal("C-1 C-2 C-3", await SharedPostgres.ScalarAsync<string>(target, "SELECT string_agg(code || '', ' ' ORDER BY code) FROM item_codes"));
+        var lineage = await SharedPostgres.ScalarAsync<string>(target, "SELECT lineage_table FROM peeq_cdc.lineage_tables WHERE target_table = 'public.item_codes'");
+        Assert.Equal(3L, await SharedPostgres.ScalarAsync<long>(target, $"SELECT count(*) FROM peeq_cdc.\"{lineage}\" WHERE NOT deleted"));
+        Assert.Equal(0L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM peeq_cdc.replay_requests"));
+    }
 }

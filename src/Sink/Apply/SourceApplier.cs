@@ -64,6 +64,10 @@ public sealed class SourceApplier : IAsyncDisposable
     private readonly List<Tx> _ready = [];
     private int _readyRows;
     private readonly List<(UnifiedCommit Commit, long SourceTsMs)> _written = [];
+    // The transactions behind _written, kept until the batch commits so a deadlock can be retried from memory
+    // (null for a streamed one, whose pieces are gone: that batch is re-read from the slot instead).
+    private readonly List<Tx?> _writtenTxs = [];
+    private int _localRetries;
     private int _batchRows;
     private readonly Stopwatch _batchAge = new();
     private TopicPartitionOffset? _lastOffset;
@@ -234,6 +238,19 @@ public sealed class SourceApplier : IAsyncDisposable
                 // Already asked Capture to replay; start clean from the applied position.
                 await ResetAsync();
             }
+            catch (Exception e) when (IsRetryable(e) && _localRetries < MaxLocalRetries && !_openStreamed && _writtenTxs.All(t => t is not null))
+            {
+                // A deadlock or serialization failure (two sources writing one target) says nothing about the
+                // rows: the target transaction is rolled back and the batch, still in memory, written again.
+                // Re-reading it from the slot instead would also restart the source's unfinished snapshots.
+                _localRetries++;
+                SinkMetrics.Errors.WithLabels(_target, "retried").Inc();
+                _logger.LogWarning("Sink {Source} -> {Target}: {Error}; writing the batch again in {Delay} (attempt {Attempt})",
+                    _source, _target, SinkErrors.Describe(e), delay, _localRetries + 1);
+                await RollBackForRetryAsync();
+                await Task.Delay(delay, ct).ContinueWith(_ => { }, TaskScheduler.Default);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.MaxRetryDelay.Ticks));
+            }
             catch (Exception e)
             {
                 SinkMetrics.Errors.WithLabels(_target, "transient").Inc();
@@ -253,6 +270,51 @@ public sealed class SourceApplier : IAsyncDisposable
         }
 
         await ResetAsync();
+    }
+
+    private const int MaxLocalRetries = 10;
+
+    /// <summary>Deadlock (40P01) and serialization failure (40001): the transaction lost a race, nothing is wrong with it.</summary>
+    private static bool IsRetryable(Exception e) =>
+        e is PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure };
+
+    /// <summary>
+    /// Rolls the target transaction back and puts the whole transactions written into it back in front of the
+    /// ones waiting, in source order; the applied position and the hold set are read again (nothing of the
+    /// batch committed, and parks made in it are gone with it).
+    /// </summary>
+    private async Task RollBackForRetryAsync()
+    {
+        var again = _writtenTxs.Select(t => t!).ToList();
+        again.AddRange(_ready.Where(t => !again.Contains(t)));
+        try
+        {
+            if (_tx is not null)
+            {
+                await _tx.DisposeAsync();
+            }
+
+            if (_conn is not null)
+            {
+                await _conn.DisposeAsync();
+            }
+        }
+        catch (Exception)
+        {
+            // The connection is broken; the next write opens another.
+        }
+
+        _tx = null;
+        _conn = null;
+        _txDirty = false;
+        _writer.RolledBack();
+        _ready.Clear();
+        _ready.AddRange(again);
+        _readyRows = again.Sum(t => t.Ops.Count);
+        _written.Clear();
+        _writtenTxs.Clear();
+        _batchRows = 0;
+        _loaded = false;
     }
 
     private TimeSpan Remaining()
@@ -385,6 +447,7 @@ public sealed class SourceApplier : IAsyncDisposable
                     await StreamOpenAsync(ct);
                     await _conn!.ExecuteAsync(new CommandDefinition("RELEASE SAVEPOINT open_tx", transaction: _tx, cancellationToken: ct));
                     _written.Add((c, _open.TsMs));
+                    _writtenTxs.Add(null);
                     _openStreamed = false;
                 }
                 else
@@ -557,6 +620,7 @@ public sealed class SourceApplier : IAsyncDisposable
             }
 
             _written.Add((tx.Commit, tx.Begin.TsMs));
+            _writtenTxs.Add(tx);
         }
 
         _batchRows += _readyRows;
@@ -903,6 +967,8 @@ public sealed class SourceApplier : IAsyncDisposable
         }
 
         _written.Clear();
+        _writtenTxs.Clear();
+        _localRetries = 0;
         _batchRows = 0;
         _batchAge.Reset();
         if (_open is null && _lastOffset is { } o)
@@ -1055,6 +1121,7 @@ public sealed class SourceApplier : IAsyncDisposable
         _readyRows = 0;
         _snapshotTxs.Clear();
         _written.Clear();
+        _writtenTxs.Clear();
         _batchRows = 0;
         _batchAge.Reset();
         _loaded = false;

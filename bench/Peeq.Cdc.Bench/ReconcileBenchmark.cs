@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using Peeq.Cdc.Configuration;
 using Peeq.Cdc.Embedded;
@@ -112,6 +112,8 @@ public sealed class ReconcileBenchmark(int rows)
         var config = PipelineConfig.FromOptions(options);
         var mappings = new Dictionary<string, ITargetMapping> { ["commerce"] = new IdentityMapping("commerce", new HashSet<string> { "transaction" }) };
 
+        // PEEQ_BENCH_LOG=information shows the reconciler's phases (each table's comparison time).
+        using var logs = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.TimestampFormat = "HH:mm:ss.fff ").SetMinimumLevel(BenchRig.LogLevelFromEnvironment));
         var copyRuns = new List<double>();
         var reconcileRuns = new List<double>();
         long peakRss = 0, peakManaged = 0;
@@ -134,8 +136,10 @@ public sealed class ReconcileBenchmark(int rows)
             });
             var dir = Path.Combine(Path.GetTempPath(), "peeq-bench-reconcile", Guid.NewGuid().ToString("N")[..8]);
             var clock = Stopwatch.StartNew();
-            report = await new Reconciliation(config, mappings, NullLogger.Instance).RunAsync(dir, CancellationToken.None);
+            var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+            report = await new Reconciliation(config, mappings, logs.CreateLogger("reconcile")).RunAsync(dir, CancellationToken.None);
             reconcileRuns.Add(clock.Elapsed.TotalSeconds);
+            Console.Error.WriteLine($"bench: reconciler process CPU {(Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds:0.00} s");
             await sampling.CancelAsync();
             await sampler;
             Directory.Delete(dir, true);

@@ -102,7 +102,7 @@ public sealed class CaptureService(PipelineConfig config, KafkaEndpoint kafka, I
                 CaptureMetrics.Up.WithLabels(source.Name).Set(0);
                 CaptureMetrics.Errors.WithLabels(source.Name, e is KafkaDeliveryException ? "produce" : e is DatabaseUnavailableException ? "connect" : "stream").Inc();
                 CaptureMetrics.RetryDelaySeconds.WithLabels(source.Name).Set(delay.TotalSeconds);
-                _logger.LogWarning("Source {Source}: {Error}; retrying in {Delay}", source.Name, e is NpgsqlException ? PgConnections.Explain(e) : e.Message, delay);
+                _logger.LogWarning("Source {Source}: {Error}; retrying in {Delay}", source.Name, PgConnections.Explain(e), delay);
                 _logger.LogDebug(e, "Source {Source} failure detail", source.Name);
                 await Delay(delay, ct);
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, options.Capture.MaxRetryDelay.Ticks));

@@ -58,6 +58,8 @@ public static class PgConnections
         PostgresException pg => $"{pg.MessageText} (SQLSTATE {pg.SqlState})",
         NpgsqlException { InnerException: System.Net.Sockets.SocketException s } => s.Message,
         NpgsqlException { InnerException: TimeoutException } => "timed out",
+        NpgsqlException { InnerException: EndOfStreamException } or EndOfStreamException =>
+            "the server closed the connection (it was shut down or restarted, or the backend was terminated)",
         NpgsqlException { InnerException: IOException io } => io.Message,
         _ => e.Message,
     };

@@ -19,7 +19,7 @@ namespace Peeq.Cdc.Capture;
 public sealed class CaptureService(PipelineConfig config, KafkaEndpoint kafka, ILoggerFactory loggers, IReadOnlyCollection<string>? only = null) : BackgroundService
 {
     /// <summary>Environment variable holding the base64 AES-256 key that seals sensitive columns (shared with the Sink).</summary>
-    public const string SealKeyVariable = "PEEQ_CDC_SEAL_KEY";
+    public const string SealKeyVariable = PipelineOptions.SealKeyVariable;
 
     private readonly ILogger _logger = loggers.CreateLogger("Peeq.Cdc.Capture");
 
@@ -36,7 +36,7 @@ public sealed class CaptureService(PipelineConfig config, KafkaEndpoint kafka, I
             await kafka.Admin.EnsureTopicAsync(Topics.Raw(options.Kafka.TopicPrefix, s.Name), 1, stoppingToken);
         }
 
-        var protector = SealKey() is { } key ? (ISensitiveValueProtector)new SealSensitiveValues(key) : OmitSensitiveValues.Instance;
+        var protector = options.ResolveSealKey() is { } key ? (ISensitiveValueProtector)new SealSensitiveValues(key) : OmitSensitiveValues.Instance;
         var orphans = Task.Run(() => ReportOrphanSlotsAsync(options, stoppingToken), stoppingToken);
         await Task.WhenAll(sources.Select(s => Task.Run(() => RunSourceAsync(s, producer, protector, stoppingToken), stoppingToken)).Append(orphans));
         producer.Flush(TimeSpan.FromSeconds(5));
@@ -48,9 +48,6 @@ public sealed class CaptureService(PipelineConfig config, KafkaEndpoint kafka, I
         var server = SourceAdmin.ServerOf(source.ConnectionString);
         return options.Sources.Where(s => !s.IsDebezium && SourceAdmin.ServerOf(s.ConnectionString) == server).ToList();
     }
-
-    public static byte[]? SealKey() =>
-        Environment.GetEnvironmentVariable(SealKeyVariable) is { Length: > 0 } text ? SealedValue.ParseKey(text) : null;
 
     private async Task RunSourceAsync(SourceOptions source, IProducer<byte[], byte[]> producer, ISensitiveValueProtector protector, CancellationToken ct)
     {

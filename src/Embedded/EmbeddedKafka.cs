@@ -91,6 +91,17 @@ public sealed class EmbeddedKafka : ITopicAdmin, IDisposable
 
     public void SetBrokerUp(int brokerId = -1) => Check(Native.Instance.MockBrokerSetUp(_cluster, brokerId), "broker_set_up");
 
+    /// <summary>
+    /// How long the coordinator waits for more members before the first assignment of an empty consumer group
+    /// (Kafka's group.initial.rebalance.delay.ms; 3 s in the mock, as in Kafka). Zero is what single-broker
+    /// development setups use: a lone consumer, or one restarted after a kill, gets its partitions at once.
+    /// </summary>
+    public void SetGroupInitialRebalanceDelay(TimeSpan delay)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Native.Instance.MockGroupInitialRebalanceDelay(_cluster, (int)delay.TotalMilliseconds);
+    }
+
     /// <summary>The next requests of type <paramref name="apiKey"/> (0 = Produce, 1 = Fetch, 8 = OffsetCommit) fail with these errors, in order.</summary>
     public void PushRequestErrors(short apiKey, params ErrorCode[] errors)
     {
@@ -153,6 +164,7 @@ public sealed class EmbeddedKafka : ITopicAdmin, IDisposable
             MockBrokerSetDown = F<MockBrokerFn>("rd_kafka_mock_broker_set_down");
             MockBrokerSetUp = F<MockBrokerFn>("rd_kafka_mock_broker_set_up");
             MockPushRequestErrorsArray = F<MockPushErrorsFn>("rd_kafka_mock_push_request_errors_array");
+            MockGroupInitialRebalanceDelay = F<MockGroupDelayFn>("rd_kafka_mock_group_initial_rebalance_delay_ms");
         }
 
         public string Path { get; }
@@ -168,6 +180,7 @@ public sealed class EmbeddedKafka : ITopicAdmin, IDisposable
         public MockBrokerFn MockBrokerSetDown { get; }
         public MockBrokerFn MockBrokerSetUp { get; }
         public MockPushErrorsFn MockPushRequestErrorsArray { get; }
+        public MockGroupDelayFn MockGroupInitialRebalanceDelay { get; }
     }
 
     internal delegate IntPtr ConfNewFn();
@@ -180,6 +193,7 @@ public sealed class EmbeddedKafka : ITopicAdmin, IDisposable
     internal delegate int MockTopicCreateFn(IntPtr cluster, [MarshalAs(UnmanagedType.LPStr)] string topic, int partitions, int replicationFactor);
     internal delegate int MockBrokerFn(IntPtr cluster, int brokerId);
     internal delegate void MockPushErrorsFn(IntPtr cluster, short apiKey, UIntPtr count, int[] errors);
+    internal delegate void MockGroupDelayFn(IntPtr cluster, int delayMs);
 
     /// <summary>
     /// The mock brokers listen on ports the kernel picks; a fixed bootstrap port forwards to the first

@@ -40,7 +40,7 @@ public sealed class Reconciliation(PipelineConfig config, IReadOnlyDictionary<st
         var checks = string.IsNullOrEmpty(R.Checks) ? null : CheckFile.Load(config.Resolve(R.Checks), Options);
         var references = string.IsNullOrEmpty(R.References) ? null : Schema.References.Load(config.Resolve(R.References));
         var balances = checks is null ? null : new BalanceReconciler(checks, R.ListLimit, directory);
-        var sensitive = SensitiveHandling.FromEnvironment();
+        var sensitive = SensitiveHandling.For(Options);
         var tableTotals = new List<TableTotal>();
         var parked = new List<ParkedRowInfo>();
         IReadOnlyList<ReferenceResult> referenceResults = [];

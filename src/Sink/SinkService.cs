@@ -84,7 +84,7 @@ public sealed class SinkService(PipelineConfig config, KafkaEndpoint kafka, ILog
     private async Task ConsumeAsync(List<TargetOptions> targets, Dictionary<string, NpgsqlDataSource> dataSources, CancellationToken ct)
     {
         var o = config.Options;
-        var sealKey = Environment.GetEnvironmentVariable("PEEQ_CDC_SEAL_KEY") is { Length: > 0 } k ? SealedValue.ParseKey(k) : null;
+        var sealKey = o.ResolveSealKey();
         var topics = targets.ToDictionary(t => Topics.Unified(o.Kafka.TopicPrefix, t.Name), t => t.Name);
         var foreign = new ForeignIdentities(o.Targets);
         var tables = targets.ToDictionary(t => t.Name, t => new TargetTables(dataSources[t.Name]) { Foreign = foreign });

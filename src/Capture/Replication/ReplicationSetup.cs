@@ -88,22 +88,35 @@ public static class ReplicationSetup
                 + $"Create {(missing.Count > 1 ? "them" : "it")}, grant the capture role USAGE on {(missing.Count > 1 ? "their schemas" : "its schema")}, or remove {(missing.Count > 1 ? "them" : "it")} from sources[].tables.");
         }
 
+        // SELECT on the table is not enough: without USAGE on its schema the catalog still lists it, and the
+        // snapshot would fail later with a bare "permission denied for schema". Both are named here, with the grants.
         var unreadable = new List<TableId>();
+        var closedSchemas = new SortedSet<string>(StringComparer.Ordinal);
         foreach (var t in wanted)
         {
-            var canRead = await conn.ExecuteScalarAsync<bool>(new CommandDefinition(
-                "SELECT has_table_privilege(@oid::oid, 'SELECT')", new { oid = (long)tables[t].Oid }, cancellationToken: ct));
+            var (canRead, canUse) = await conn.QuerySingleAsync<(bool, bool)>(new CommandDefinition(
+                "SELECT has_table_privilege(@oid::oid, 'SELECT'), has_schema_privilege(@schema, 'USAGE')",
+                new { oid = (long)tables[t].Oid, schema = t.Schema }, cancellationToken: ct));
             if (!canRead)
             {
                 unreadable.Add(t);
             }
+
+            if (!canUse)
+            {
+                closedSchemas.Add(t.Schema);
+            }
         }
 
-        if (unreadable.Count > 0)
+        if (unreadable.Count > 0 || closedSchemas.Count > 0)
         {
+            var blocked = unreadable.Concat(wanted.Where(t => closedSchemas.Contains(t.Schema))).Distinct().ToList();
+            var grants = closedSchemas.Select(schema => $"GRANT USAGE ON SCHEMA {Sql.QuoteIdent(schema)} TO {Sql.QuoteIdent(role.user)};")
+                .Concat(unreadable.Count > 0 ? [$"GRANT SELECT ON {string.Join(", ", unreadable.Select(t => t.Quoted))} TO {Sql.QuoteIdent(role.user)};"] : []);
             throw new CaptureSetupException(
-                $"source '{name}': role '{role.user}' may not read {string.Join(", ", unreadable)}. "
-                + $"Run GRANT SELECT ON {string.Join(", ", unreadable.Select(t => t.Quoted))} TO {Sql.QuoteIdent(role.user)};");
+                $"source '{name}': role '{role.user}' may not read {string.Join(", ", blocked)}"
+                + (closedSchemas.Count > 0 ? $" (no USAGE on schema {string.Join(", ", closedSchemas)})" : "")
+                + $". Run {string.Join(" ", grants)}");
         }
 
         var sensitiveKeys = source.SensitiveColumns

@@ -76,7 +76,7 @@ public static class ParkedCommand
             var pipeline = PipelineConfig.Load(parse.GetValue(config)!.FullName);
             var t = pipeline.Options.Targets.FirstOrDefault(x => x.Name == parse.GetValue(target))
                 ?? throw new ConfigurationException($"no target named '{parse.GetValue(target)}' is configured");
-            var sealKey = Environment.GetEnvironmentVariable("PEEQ_CDC_SEAL_KEY") is { Length: > 0 } k ? SealedValue.ParseKey(k) : null;
+            var sealKey = pipeline.Options.ResolveSealKey();
             await using var db = NpgsqlDataSource.Create(PgConnections.Prepare(t.ConnectionString, "peeq-cdc parked"));
             var actions = new ParkedActions(pipeline.Options, t, db, sealKey, replay ? Remapper(pipeline, t.Name) : null);
             var failed = 0;

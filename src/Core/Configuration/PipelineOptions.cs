@@ -27,6 +27,22 @@ public sealed class PipelineOptions
 
     public NotificationsOptions Notifications { get; set; } = new();
 
+    /// <summary>The environment variable that holds the sealing key of sensitive columns (base64, 32 bytes).</summary>
+    public const string SealKeyVariable = "PEEQ_CDC_SEAL_KEY";
+
+    /// <summary>
+    /// The sealing key of sensitive columns (base64, 32 bytes). Unset: the <c>PEEQ_CDC_SEAL_KEY</c> environment
+    /// variable, as deployments set it. Write it only as a <c>${ENV}</c> reference in a file; code that builds the
+    /// options (tests, embedders) sets it here so that two pipelines in one process need not share one variable.
+    /// </summary>
+    public string? SealKey { get; set; }
+
+    /// <summary>The sealing key in force (this option, else the environment variable), or null: sensitive values are left out.</summary>
+    public byte[]? ResolveSealKey() =>
+        (SealKey is { Length: > 0 } ? SealKey : Environment.GetEnvironmentVariable(SealKeyVariable)) is { Length: > 0 } text
+            ? Peeq.Cdc.Contracts.SealedValue.ParseKey(text)
+            : null;
+
     public SourceOptions Source(string name) => Sources.FirstOrDefault(s => s.Name == name)
         ?? throw new InvalidOperationException($"no source named '{name}' is configured");
 

@@ -55,6 +55,24 @@ public sealed partial class PipelineOptionsValidator(ConfigFile? file = null) : 
             }
         }
 
+        CheckKafkaSecurity(o.Kafka.Properties, Error);
+
+        // The key itself is never part of the message.
+        foreach (var (key, text) in new[] { ("sealKey", o.SealKey), ($"(environment variable {PipelineOptions.SealKeyVariable})", o.SealKey is { Length: > 0 } ? null : Environment.GetEnvironmentVariable(PipelineOptions.SealKeyVariable)) })
+        {
+            if (text is { Length: > 0 })
+            {
+                try
+                {
+                    SealedValue.ParseKey(text);
+                }
+                catch (FormatException e)
+                {
+                    Error(key, e.Message);
+                }
+            }
+        }
+
         if (o.Targets.Count == 0)
         {
             Error("targets", "at least one target database is required");
@@ -314,6 +332,66 @@ public sealed partial class PipelineOptionsValidator(ConfigFile? file = null) : 
         }
     }
 
+    /// <summary>
+    /// The combinations librdkafka accepts silently and then fails on at the first connection (or, worse, runs
+    /// without the security the operator meant): SASL without a mechanism or credentials, credentials or
+    /// certificates under a protocol that ignores them, a certificate file that is not there. Values are never
+    /// echoed except the protocol and mechanism names (a password may sit in the properties).
+    /// </summary>
+    private static void CheckKafkaSecurity(Dictionary<string, string> properties, Action<string, string> error)
+    {
+        var protocol = (properties.GetValueOrDefault("security.protocol") ?? "plaintext").ToLowerInvariant();
+        var sasl = protocol is "sasl_plaintext" or "sasl_ssl";
+        var ssl = protocol is "ssl" or "sasl_ssl";
+        var mechanismKey = properties.ContainsKey("sasl.mechanism") ? "sasl.mechanism" : "sasl.mechanisms";
+        var mechanism = properties.GetValueOrDefault(mechanismKey)?.ToUpperInvariant();
+        if (sasl)
+        {
+            if (string.IsNullOrWhiteSpace(mechanism))
+            {
+                error("kafka:properties:sasl.mechanism", $"required with security.protocol {protocol}: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, GSSAPI or OAUTHBEARER "
+                    + "(librdkafka would otherwise assume GSSAPI, Kerberos)");
+            }
+            else if (mechanism is "PLAIN" or "SCRAM-SHA-256" or "SCRAM-SHA-512")
+            {
+                foreach (var credential in new[] { "sasl.username", "sasl.password" })
+                {
+                    if (string.IsNullOrEmpty(properties.GetValueOrDefault(credential)))
+                    {
+                        error($"kafka:properties:{credential}", $"required with security.protocol {protocol} and sasl.mechanism {mechanism}"
+                            + (credential == "sasl.password" ? " (give it as ${ENV_VARIABLE}, never inline)" : ""));
+                    }
+                }
+            }
+        }
+        else
+        {
+            foreach (var key in properties.Keys.Where(k => k.StartsWith("sasl.", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+            {
+                error($"kafka:properties:{key}", $"is set but security.protocol is {protocol}, which does not authenticate with SASL: the setting would be ignored. "
+                    + "Use security.protocol sasl_ssl (or sasl_plaintext), or remove it");
+            }
+        }
+
+        foreach (var key in new[] { "ssl.ca.location", "ssl.certificate.location", "ssl.key.location", "ssl.crl.location" })
+        {
+            if (!properties.TryGetValue(key, out var path) || string.IsNullOrEmpty(path))
+            {
+                continue;
+            }
+
+            if (!ssl)
+            {
+                error($"kafka:properties:{key}", $"is set but security.protocol is {protocol}, which does not use TLS: the certificate would be ignored. "
+                    + "Use security.protocol ssl or sasl_ssl, or remove it");
+            }
+            else if (!(key == "ssl.ca.location" && path == "probe") && !File.Exists(path) && !Directory.Exists(path))
+            {
+                error($"kafka:properties:{key}", $"file '{path}' does not exist (looked at {Path.GetFullPath(path)})");
+            }
+        }
+    }
+
     private static void CheckConnectionString(string key, string value, Action<string, string> error)
     {
         if (string.IsNullOrWhiteSpace(value))
@@ -333,6 +411,20 @@ public sealed partial class PipelineOptionsValidator(ConfigFile? file = null) : 
             if (string.IsNullOrEmpty(b.Database))
             {
                 error(key, "has no Database");
+            }
+
+            // TLS files are read only when the first connection is opened; a wrong path is named at start instead.
+            foreach (var (keyword, path) in new[] { ("Root Certificate", b.RootCertificate), ("SSL Certificate", b.SslCertificate), ("SSL Key", b.SslKey) })
+            {
+                if (!string.IsNullOrEmpty(path) && !File.Exists(path))
+                {
+                    error(key, $"{keyword} file '{path}' does not exist (looked at {Path.GetFullPath(path)})");
+                }
+            }
+
+            if (!string.IsNullOrEmpty(b.RootCertificate) && b.SslMode is SslMode.Disable)
+            {
+                error(key, "has a Root Certificate but SSL Mode=Disable: the certificate would never be used. Use SSL Mode=VerifyFull (or VerifyCA, Require)");
             }
         }
         catch (ArgumentException e)

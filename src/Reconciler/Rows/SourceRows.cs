@@ -25,8 +25,9 @@ public sealed class SensitiveHandling
 
     public bool Seals => Key is not null;
 
-    public static SensitiveHandling FromEnvironment() =>
-        new(string.IsNullOrEmpty(Environment.GetEnvironmentVariable("PEEQ_CDC_SEAL_KEY")) ? null : System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+    /// <summary>Sealed as Capture seals (a throwaway key of the same kind) when the pipeline has a sealing key.</summary>
+    public static SensitiveHandling For(Peeq.Cdc.Configuration.PipelineOptions options) =>
+        new(options.ResolveSealKey() is null ? null : System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
 }
 
 /// <summary>A source row read at the watermark, as the change event Capture would have produced for it.</summary>

@@ -92,7 +92,8 @@ public sealed class TransformService(
                     {
                         var name = rawTopics[result.Topic];
                         var route = Topics.UnifiedRoute(o, name);
-                        state = new PartitionState(name, new TopicPartition(route.Topic, route.Partition), mappings[o.Source(name).Target]);
+                        state = new PartitionState(name, new TopicPartition(route.Topic, route.Partition), mappings[o.Source(name).Target],
+                            o.Source(name).Tables.Select(t => TableId.Parse(t)).ToHashSet());
                         states[result.TopicPartition] = state;
                     }
 
@@ -162,6 +163,29 @@ public sealed class TransformService(
                 state.SnapshotTargets.Clear();
                 Produce(producer, state, UnifiedBegin.From(b));
                 break;
+            case RawChange c when c.Source != state.Source || !state.Tables.Contains(c.Table):
+                {
+                    // Capture emits changes of the configured tables only (it suppresses the rest of a publication), so
+                    // this one was put on the topic by something else, or was captured before its table left the
+                    // config. Not mapped (a target could not tell it from a real change), never dropped silently.
+                    var reason = c.Source != state.Source
+                        ? $"a change of source '{c.Source}' on the raw topic of source '{state.Source}'; not mapped"
+                        : $"table {c.Table} is not among the configured tables of source '{state.Source}'; not mapped";
+                    TransformMetrics.DeadLettered.WithLabels(result.Topic).Inc();
+                    _logger.LogError("Transform: {Reason}: change at {Topic}/{Partition}@{Offset} copied to {Dlq}",
+                        reason, result.Topic, result.Partition.Value, result.Offset.Value, dlq);
+                    DeadLetters.Copy(producer, dlq, result, reason);
+                    if (state.Open is not null && c.Position.CommitLsn == state.Open.CommitLsn)
+                    {
+                        // Counted like any change of the transaction: if Capture counted it too (a table removed from
+                        // the config), the rest applies; if it is foreign, the count no longer matches and the
+                        // transaction is withheld and replayed from the slot.
+                        state.RawEvents++;
+                    }
+
+                    break;
+                }
+
             case RawChange c:
                 if (state.Open is null || c.Position.CommitLsn != state.Open.CommitLsn)
                 {
@@ -447,9 +471,12 @@ public sealed class TransformService(
         }
     }
 
-    private sealed class PartitionState(string source, TopicPartition route, ITargetMapping mapping)
+    private sealed class PartitionState(string source, TopicPartition route, ITargetMapping mapping, IReadOnlySet<TableId> tables)
     {
         public string Source { get; } = source;
+
+        /// <summary>The source's configured tables: the only ones Capture emits changes of.</summary>
+        public IReadOnlySet<TableId> Tables { get; } = tables;
 
         public TopicPartition Route { get; } = route;
 

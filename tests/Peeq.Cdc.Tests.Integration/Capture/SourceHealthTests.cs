@@ -13,7 +13,8 @@ namespace Peeq.Cdc.Tests.Integration;
 
 /// <summary>
 /// A source's failure modes at the source end: precise start-up errors (wal_level, the REPLICATION privilege,
-/// a missing table, too few slots or WAL senders for the sources on a server), a slot invalidated by
+/// a missing table, tables the role may not read, too few slots or WAL senders for the sources on a server), TLS to
+/// a source (SSL Mode=VerifyFull), a slot invalidated by
 /// max_slot_wal_keep_size, a stream that waits for the Sink longer than wal_sender_timeout, an unreachable
 /// source retried while the others flow, 'peeq-cdc source remove', and large transactions the walsender spills
 /// (the aborted ones produce nothing). Servers with settings of their own are small clusters of their own.
@@ -120,6 +121,159 @@ public sealed class SourceHealthTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.DoesNotContain("notable-pw-canary", e.Message, StringComparison.Ordinal);
         // Refused before anything was created on the source.
         Assert.Equal(0L, await SharedPostgres.ScalarAsync<long>(cs, "SELECT count(*) FROM pg_publication"));
+    }
+
+    /// <summary>
+    /// A config pointing at tables its role may not read: one without SELECT, one in a schema without USAGE (the
+    /// catalog lists it all the same, so only a check of both privileges finds it before the snapshot fails). The
+    /// error names the source, every table, and the grants to run; that source stops loudly (re-checked every
+    /// minute) and takes no slot, while another source of the same pipeline keeps flowing.
+    /// </summary>
+    [Fact]
+    public async Task tables_the_capture_role_may_not_read_stop_that_source_naming_the_grants_while_another_flows()
+    {
+        var cs = await SharedPostgres.CreateDatabaseAsync("health_noread");
+        var peerCs = await SharedPostgres.CreateDatabaseAsync("health_noreadpeer");
+        var target = await SharedPostgres.CreateDatabaseAsync("health_noread_dst");
+        await SharedPostgres.ExecuteAsync(cs, """
+            DROP ROLE IF EXISTS health_noread_role;
+            CREATE ROLE health_noread_role LOGIN REPLICATION;
+            CREATE TABLE items (id bigint PRIMARY KEY);
+            CREATE TABLE ledger (id bigint PRIMARY KEY);
+            CREATE SCHEMA locked;
+            CREATE TABLE locked.notes (id bigint PRIMARY KEY);
+            GRANT SELECT ON items, locked.notes TO health_noread_role;
+            """);
+        await SharedPostgres.ExecuteAsync(peerCs, "CREATE TABLE things (id bigint PRIMARY KEY, v int NOT NULL); INSERT INTO things VALUES (1, 1)");
+        var roleCs = new NpgsqlConnectionStringBuilder(cs) { Username = "health_noread_role", Password = "noread-pw-canary", Pooling = false }.ConnectionString;
+        var options = Options("noread", roleCs, target, "items", "ledger", "locked.notes");
+        options.Sources.Add(new SourceOptions { Name = "noreadpeer", ConnectionString = peerCs, Target = options.Targets[0].Name, Tables = ["things"] });
+        try
+        {
+            var e = await PrepareFailsAsync(options.Sources[0]);
+            output.WriteLine(e.Message);
+            Assert.Contains("source 'noread': role 'health_noread_role' may not read public.ledger, locked.notes (no USAGE on schema locked)", e.Message, StringComparison.Ordinal);
+            Assert.Contains("GRANT USAGE ON SCHEMA \"locked\" TO \"health_noread_role\";", e.Message, StringComparison.Ordinal);
+            Assert.Contains("GRANT SELECT ON \"public\".\"ledger\" TO \"health_noread_role\";", e.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("noread-pw-canary", e.Message, StringComparison.Ordinal);
+
+            var logs = new LogCapture();
+            var refusedBefore = CaptureMetrics.Errors.WithLabels("noread", "permanent").Value;
+            await using (var pipeline = new PipelineHarness(options, _kafka, output) { Capture = logs })
+            {
+                await pipeline.StartAsync();
+                await Wait.ForAsync(() => CaptureMetrics.Errors.WithLabels("noread", "permanent").Value > refusedBefore, "capture to refuse source noread", 60);
+                await CaptureProbe.WaitForSnapshotAsync(target, "noreadpeer", "things");
+                await SharedPostgres.ExecuteAsync(peerCs, "INSERT INTO things VALUES (2, 2)");
+                await Wait.ForAsync(async () => await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM things WHERE id = 2") == 1,
+                    "the other source to keep flowing", 60);
+                Assert.Equal(0, CaptureMetrics.Up.WithLabels("noread").Value);
+            }
+
+            var line = logs.Lines.First(l => l.Contains("source 'noread'", StringComparison.Ordinal) && l.Contains("may not read", StringComparison.Ordinal));
+            output.WriteLine(line);
+            Assert.StartsWith("Error ", line, StringComparison.Ordinal);
+            Assert.Contains("GRANT USAGE ON SCHEMA \"locked\"", line, StringComparison.Ordinal);
+            Assert.Contains("other sources keep flowing", line, StringComparison.Ordinal);
+            Assert.DoesNotContain(logs.Lines, l => l.Contains("noread-pw-canary", StringComparison.Ordinal));
+            Assert.Equal(0L, await SharedPostgres.ScalarAsync<long>(cs, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'peeq_cdc_noread'"));
+            Assert.Equal(0L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM peeq_cdc.applied_position WHERE source = 'noread'"));
+        }
+        finally
+        {
+            await DropSlotsAsync(peerCs, options.Sources[1].SlotName);
+            var pg = await SharedPostgres.GetAsync();
+            await pg.DropDatabaseAsync("health_noread");
+            await SharedPostgres.ExecuteAsync(pg.ConnectionString(), "DROP ROLE IF EXISTS health_noread_role");
+        }
+    }
+
+    /// <summary>
+    /// TLS to a source as docs/configuration.md says to set it: SSL Mode=VerifyFull with the server's CA as Root
+    /// Certificate, in the connection string. Capture's connections (the replication stream and the snapshot)
+    /// are encrypted, and a certificate the given root did not sign is refused rather than trusted.
+    /// </summary>
+    [Fact]
+    public async Task a_source_over_tls_with_ssl_mode_verify_full_is_captured_encrypted_and_a_foreign_certificate_is_refused()
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), $"peeq-tls-{Guid.NewGuid():N}")).FullName;
+        try
+        {
+            foreach (var name in new[] { "server", "foreign" })
+            {
+                await RunAsync("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", Path.Combine(dir, $"{name}.key"), "-out", Path.Combine(dir, $"{name}.crt"));
+            }
+
+            // The server refuses a key others may read; run as root, the server runs as postgres and must own it.
+            await RunAsync("chmod", "600", Path.Combine(dir, "server.key"));
+            if (EmbeddedPostgres.IsRoot())
+            {
+                await RunAsync("chown", EmbeddedPostgres.SuperUser, Path.Combine(dir, "server.key"));
+            }
+
+            await using var pg = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions
+            {
+                Name = "tls",
+                MaxReplicationSlots = 4,
+                Settings = new Dictionary<string, string>
+                {
+                    ["ssl"] = "on",
+                    ["ssl_cert_file"] = $"'{Path.Combine(dir, "server.crt")}'",
+                    ["ssl_key_file"] = $"'{Path.Combine(dir, "server.key")}'",
+                },
+            });
+            var plain = await pg.CreateDatabaseAsync("health_tls_src");
+            await SharedPostgres.ExecuteAsync(plain, "CREATE TABLE items (id bigint PRIMARY KEY, v int NOT NULL); INSERT INTO items SELECT g, g FROM generate_series(1, 100) g");
+            var target = await SharedPostgres.CreateDatabaseAsync("health_tls_dst");
+            var tls = new NpgsqlConnectionStringBuilder(plain) { SslMode = SslMode.VerifyFull, RootCertificate = Path.Combine(dir, "server.crt") }.ConnectionString;
+
+            var foreign = new NpgsqlConnectionStringBuilder(tls) { RootCertificate = Path.Combine(dir, "foreign.crt"), Pooling = false }.ConnectionString;
+            var refused = await Assert.ThrowsAnyAsync<Exception>(async () =>
+            {
+                await using var conn = new NpgsqlConnection(foreign);
+                await conn.OpenAsync();
+            });
+            output.WriteLine($"foreign root certificate: {refused.GetType().Name}: {refused.Message}");
+
+            var options = Options("tls", tls, target, "items");
+            PipelineConfig.FromOptions(options); // the validator accepts it (the files exist)
+            await using var pipeline = new PipelineHarness(options, _kafka, output);
+            await pipeline.StartAsync();
+            await CaptureProbe.WaitForSnapshotAsync(target, "tls", "items");
+            await SharedPostgres.ExecuteAsync(plain, "UPDATE items SET v = -v WHERE id % 3 = 0; DELETE FROM items WHERE id > 90");
+            await pipeline.DrainAsync();
+            await TableComparer.AssertEqualAsync(plain, target, TableId.Parse("items"));
+
+            // Every connection Capture holds to the source, the walsender's included, is encrypted.
+            const string Capture = "FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE (a.application_name LIKE 'peeq-cdc capture%' OR a.backend_type = 'walsender')";
+            var walsenders = await SharedPostgres.ScalarAsync<long>(plain, $"SELECT count(*) {Capture} AND a.backend_type = 'walsender' AND s.ssl");
+            var unencrypted = await SharedPostgres.ScalarAsync<long>(plain, $"SELECT count(*) {Capture} AND NOT s.ssl");
+            output.WriteLine($"{walsenders} encrypted walsenders, {unencrypted} unencrypted capture connections");
+            Assert.True(walsenders >= 1, "no encrypted replication connection to the source");
+            Assert.Equal(0L, unencrypted);
+            await pipeline.StopAsync(Stages.Capture);
+            await DropSlotsAsync(plain, options.Sources[0].SlotName);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static async Task RunAsync(string file, params string[] args)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.StandardOutput.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        Assert.True(p.ExitCode == 0, $"{file} exited with {p.ExitCode}: {await stderr}");
     }
 
     [Fact]

@@ -12,7 +12,7 @@ namespace Peeq.Cdc.Tests.Integration.Faults;
 /// Poison messages: whatever lands on a raw or a unified topic that is not an event of ours (garbage bytes, an
 /// empty value, JSON of the wrong shape or with fields of the wrong type) is copied to that stage's dead-letter
 /// topic with the reason and where it came from, and the stream goes on: every later change arrives, nothing is
-/// lost, no stage stops.
+/// lost, no stage stops. Well-formed events of a table or a source the configuration does not have are dead-lettered too.
 /// </summary>
 public sealed class PoisonMessageTests(ITestOutputHelper output) : IAsyncLifetime
 {
@@ -67,10 +67,35 @@ public sealed class PoisonMessageTests(ITestOutputHelper output) : IAsyncLifetim
             await Wait.ForAsync(() => DeadLetters(prefix, "transform").Count >= Poison.Length && DeadLetters(prefix, "sink").Count >= Poison.Length,
                 $"all {Poison.Length} poison messages of each topic on its dead-letter topic", 90);
 
+            // Well-formed events that no configuration knows: a real change of items, re-addressed to a table the source
+            // does not have, and to another source. Read fine, but not ours to map: dead-lettered with the reason.
+            var real = CaptureProbe.ReadAll(_kafka, Topics.Raw(prefix, "poison"))
+                .First(m => m.Headers?.FirstOrDefault(h => h.Key == RawEventCodec.TypeHeader) is { } h && Encoding.UTF8.GetString(h.GetValueBytes()) == "change");
+            using (var producer = new ProducerBuilder<byte[], byte[]>(_kafka.Endpoint.ProducerConfig("poison-probe")).Build())
+            {
+                foreach (var (what, field, value) in new[] { ("an unknown table", "table", "ghosts"), ("an unknown source", "name", "intruder") })
+                {
+                    var json = System.Text.Json.Nodes.JsonNode.Parse(real.Value)!;
+                    json["source"]![field] = value;
+                    await producer.ProduceAsync(Topics.Raw(prefix, "poison"), new Message<byte[], byte[]>
+                    {
+                        Key = Encoding.UTF8.GetBytes(what), Value = Encoding.UTF8.GetBytes(json.ToJsonString()), Headers = real.Headers,
+                    });
+                }
+            }
+
+            await Wait.ForAsync(() => DeadLetters(prefix, "transform").Count >= Poison.Length + 2, "both foreign events on the transform dead-letter topic", 90);
+            var foreign = DeadLetters(prefix, "transform").Where(m => Encoding.UTF8.GetString(m.Key) is "an unknown table" or "an unknown source")
+                .ToDictionary(m => Encoding.UTF8.GetString(m.Key), m => Header(m, "peeq-error"));
+            output.WriteLine(string.Join(Environment.NewLine, foreign.Select(f => $"transform: {f.Key}: {f.Value}")));
+            Assert.Equal("table public.ghosts is not among the configured tables of source 'poison'; not mapped", foreign["an unknown table"]);
+            Assert.Equal("a change of source 'intruder' on the raw topic of source 'poison'; not mapped", foreign["an unknown source"]);
+
             // The stream goes on: changes committed after the poison arrive, in every stage.
             await SharedPostgres.ExecuteAsync(source, "INSERT INTO items SELECT g, g FROM generate_series(51, 80) g; UPDATE items SET v = -v WHERE id % 7 = 0; DELETE FROM items WHERE id % 11 = 0");
             await pipeline.DrainAsync();
             await TableComparer.AssertEqualAsync(source, target, TableId.Parse("items"));
+            Assert.False(await SharedPostgres.ScalarAsync<bool>(target, "SELECT to_regclass('public.ghosts') IS NOT NULL"), "the foreign event made a table in the target");
         }
         finally
         {

@@ -11,8 +11,8 @@ namespace Peeq.Cdc.Tests.Integration.Faults;
 
 /// <summary>
 /// Guarantees 2 and 3 against what the stream itself can do wrong: a huge transaction committed beside one
-/// rolled back, an older slice of the unified topic delivered again after newer events were applied, and
-/// sources whose clocks are 10 minutes off (ordering is by source LSN; a commit timestamp is carried, never
+/// rolled back, an older slice of the unified topic delivered again after newer events were applied, the same
+/// key written in two source databases, and sources whose clocks are 10 minutes off (ordering is by source LSN; a commit timestamp is carried, never
 /// compared).
 /// </summary>
 public sealed class StreamFaultTests(ITestOutputHelper output) : IAsyncLifetime
@@ -168,6 +168,71 @@ public sealed class StreamFaultTests(ITestOutputHelper output) : IAsyncLifetime
     /// later transactions carry earlier timestamps. Each source's row ends as its last transaction by LSN
     /// left it, and the applied position records the timestamp as sent.
     /// </summary>
+    /// <summary>
+    /// Two real source databases feed one target table (identity mapping, no target schema, no conflict rule) and
+    /// come to hold the same keys: the first source keeps the keys it owns, whatever the second one writes to them;
+    /// each claim of the second on such a key is parked with a conflict reason; every key only one source has flows.
+    /// (The priority rule between two sources is SinkTests.person_who_is_fan_and_celebrity_....)
+    /// </summary>
+    [Fact]
+    public async Task the_same_key_from_two_source_databases_stays_with_its_first_owner_and_the_other_claim_is_parked_with_its_reason()
+    {
+        var (first, target) = await DatabasesAsync("sf_twokeys_a");
+        var second = await SharedPostgres.CreateDatabaseAsync("sf_twokeys_b_src");
+        _databases.Add("sf_twokeys_b_src");
+        const string Accounts = "CREATE TABLE accounts (id int PRIMARY KEY, owner text NOT NULL, v int NOT NULL)";
+        await SharedPostgres.ExecuteAsync(first, Accounts + "; INSERT INTO accounts SELECT g, 'a', g FROM generate_series(1, 10) g");
+        await SharedPostgres.ExecuteAsync(second, Accounts);
+        var options = PipelineHarness.Identity("sf_twokeys_a", first, target, _kafka.BootstrapServers, "accounts");
+        options.Targets[0].Name = "sf_twokeys_target";
+        options.Sources[0].Target = "sf_twokeys_target";
+        options.Sources.Add(new Configuration.SourceOptions { Name = "sf_twokeys_b", ConnectionString = second, Target = "sf_twokeys_target", Tables = ["accounts"] });
+        try
+        {
+            await using var pipeline = new PipelineHarness(options, _kafka, output);
+            await pipeline.StartAsync();
+            await pipeline.DrainAsync();
+
+            // b comes to hold keys 8..15, of which 8, 9 and 10 are a's; then both write to the shared keys.
+            await SharedPostgres.ExecuteAsync(second, "INSERT INTO accounts SELECT g, 'b', 100 + g FROM generate_series(8, 15) g");
+            await SharedPostgres.ExecuteAsync(second, "UPDATE accounts SET v = -v WHERE id IN (9, 12)");
+            await SharedPostgres.ExecuteAsync(first, "UPDATE accounts SET v = 1000 + v WHERE id IN (8, 2)");
+            await pipeline.DrainAsync();
+
+            // The expectation, computed from the sources: a's rows whole, and b's rows on the keys a does not have.
+            var ofA = await TableComparer.DumpAsync(first, TableId.Parse("accounts"));
+            var keysOfA = ofA.Select(l => l.Split('\t')[0]).ToHashSet();
+            var expected = ofA.Concat((await TableComparer.DumpAsync(second, TableId.Parse("accounts"))).Where(l => !keysOfA.Contains(l.Split('\t')[0])))
+                .Order(StringComparer.Ordinal).ToList();
+            Assert.Equal(expected, await TableComparer.DumpAsync(target, TableId.Parse("accounts")));
+
+            var parked = new List<(string Source, string Key, string Reason)>();
+            await using (var conn = new Npgsql.NpgsqlConnection(target))
+            {
+                await conn.OpenAsync();
+                await using var cmd = new Npgsql.NpgsqlCommand("SELECT source, coalesce(target_key, source_key)::text, reason FROM peeq_cdc.parked_rows ORDER BY id", conn);
+                await using var r = await cmd.ExecuteReaderAsync();
+                while (await r.ReadAsync())
+                {
+                    parked.Add((r.GetString(0), r.GetString(1), r.GetString(2)));
+                }
+            }
+
+            output.WriteLine(string.Join(Environment.NewLine, parked.Select(p => $"parked: {p.Source} {p.Key}: {p.Reason}")));
+            Assert.NotEmpty(parked);
+            Assert.All(parked, p =>
+            {
+                Assert.Equal("sf_twokeys_b", p.Source);
+                Assert.StartsWith("conflict:", p.Reason, StringComparison.Ordinal);
+            });
+            Assert.Equal(["{\"id\": 10}", "{\"id\": 8}", "{\"id\": 9}"], parked.Select(p => p.Key).Distinct().Order(StringComparer.Ordinal).ToArray());
+        }
+        finally
+        {
+            await SharedPostgres.ExecuteAsync(first, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('peeq_cdc_sf_twokeys_a', 'peeq_cdc_sf_twokeys_b') AND NOT active");
+        }
+    }
+
     [Fact]
     public async Task sources_with_clocks_10_minutes_ahead_behind_and_stepped_back_apply_in_lsn_order()
     {

@@ -70,9 +70,10 @@ public sealed partial class ConsolidationTests(ITestOutputHelper output) : IAsyn
     {
         await SharedPostgres.GetAsync();
         output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} PostgreSQL is up");
-        Environment.SetEnvironmentVariable("PEEQ_CDC_SEAL_KEY", Environment.GetEnvironmentVariable("PEEQ_CDC_SEAL_KEY") ?? Convert.ToBase64String(new byte[32].Select((_, i) => (byte)(i * 7 + 1)).ToArray()));
         var options = new PipelineOptions
         {
+            // The vaults' sensitive columns travel sealed; this pipeline's own key (not the process-wide variable).
+            SealKey = Convert.ToBase64String(new byte[32].Select((_, i) => (byte)(i * 7 + 1)).ToArray()),
             Kafka = new KafkaOptions { BootstrapServers = _kafka.BootstrapServers, TopicPrefix = $"t-{Prefix}" },
             Capture = new CaptureOptions
             {

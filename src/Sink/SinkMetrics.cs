@@ -83,6 +83,9 @@ public static class SinkMetrics
     public static readonly Counter Errors = Metrics.CreateCounter(
         "peeq_cdc_sink_errors_total", "Errors by kind (transient: retried; permanent: parked).", "target", "kind");
 
+    public static readonly Counter IsolationWrites = Metrics.CreateCounter(
+        "peeq_cdc_sink_isolation_writes_total", "Writes under a savepoint spent finding the operations of a transaction that cannot apply (halving it down to them).", "source");
+
     public static readonly Gauge ConsumerLag = Metrics.CreateGauge(
         "peeq_cdc_sink_consumer_lag_messages", "Messages on the unified topic partition not yet consumed.", "topic", "partition");
 }

@@ -18,7 +18,7 @@ public static class DemoCommand
         var mapping = new Option<string>("--mapping")
         {
             Description = "identity: each legacy database into its domain's target, one schema per database (reconciles clean); "
-                + "consolidation: through mappings/ into the seed's unified schemas (see README: the demo does not yet end clean)",
+                + "consolidation: through mappings/ into the seed's unified schemas (clean, but slow on a loaded machine; see README)",
             DefaultValueFactory = _ => "identity",
         };
         mapping.AcceptOnlyFromAmong("identity", "consolidation");

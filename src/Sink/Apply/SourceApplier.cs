@@ -64,6 +64,10 @@ public sealed class SourceApplier : IAsyncDisposable
     private readonly List<Tx> _ready = [];
     private int _readyRows;
     private readonly List<(UnifiedCommit Commit, long SourceTsMs)> _written = [];
+    // The transactions behind _written, kept until the batch commits so a deadlock can be retried from memory
+    // (null for a streamed one, whose pieces are gone: that batch is re-read from the slot instead).
+    private readonly List<Tx?> _writtenTxs = [];
+    private int _localRetries;
     private int _batchRows;
     private readonly Stopwatch _batchAge = new();
     private TopicPartitionOffset? _lastOffset;
@@ -235,6 +239,19 @@ public sealed class SourceApplier : IAsyncDisposable
                 // Already asked Capture to replay; start clean from the applied position.
                 await ResetAsync();
             }
+            catch (Exception e) when (IsRetryable(e) && _localRetries < MaxLocalRetries && !_openStreamed && _writtenTxs.All(t => t is not null))
+            {
+                // A deadlock or serialization failure (two sources writing one target) says nothing about the
+                // rows: the target transaction is rolled back and the batch, still in memory, written again.
+                // Re-reading it from the slot instead would also restart the source's unfinished snapshots.
+                _localRetries++;
+                SinkMetrics.Errors.WithLabels(_target, "retried").Inc();
+                _logger.LogWarning("Sink {Source} -> {Target}: {Error}; writing the batch again in {Delay} (attempt {Attempt})",
+                    _source, _target, SinkErrors.Describe(e), delay, _localRetries + 1);
+                await RollBackForRetryAsync();
+                await Task.Delay(delay, ct).ContinueWith(_ => { }, TaskScheduler.Default);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.MaxRetryDelay.Ticks));
+            }
             catch (Exception e)
             {
                 SinkMetrics.Errors.WithLabels(_target, "transient").Inc();
@@ -254,6 +271,51 @@ public sealed class SourceApplier : IAsyncDisposable
         }
 
         await ResetAsync();
+    }
+
+    private const int MaxLocalRetries = 10;
+
+    /// <summary>Deadlock (40P01) and serialization failure (40001): the transaction lost a race, nothing is wrong with it.</summary>
+    private static bool IsRetryable(Exception e) =>
+        e is PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure };
+
+    /// <summary>
+    /// Rolls the target transaction back and puts the whole transactions written into it back in front of the
+    /// ones waiting, in source order; the applied position and the hold set are read again (nothing of the
+    /// batch committed, and parks made in it are gone with it).
+    /// </summary>
+    private async Task RollBackForRetryAsync()
+    {
+        var again = _writtenTxs.Select(t => t!).ToList();
+        again.AddRange(_ready.Where(t => !again.Contains(t)));
+        try
+        {
+            if (_tx is not null)
+            {
+                await _tx.DisposeAsync();
+            }
+
+            if (_conn is not null)
+            {
+                await _conn.DisposeAsync();
+            }
+        }
+        catch (Exception)
+        {
+            // The connection is broken; the next write opens another.
+        }
+
+        _tx = null;
+        _conn = null;
+        _txDirty = false;
+        _writer.RolledBack();
+        _ready.Clear();
+        _ready.AddRange(again);
+        _readyRows = again.Sum(t => t.Ops.Count);
+        _written.Clear();
+        _writtenTxs.Clear();
+        _batchRows = 0;
+        _loaded = false;
     }
 
     private TimeSpan Remaining()
@@ -394,6 +456,7 @@ public sealed class SourceApplier : IAsyncDisposable
                     await StreamOpenAsync(ct);
                     await _conn!.ExecuteAsync(new CommandDefinition("RELEASE SAVEPOINT open_tx", transaction: _tx, cancellationToken: ct));
                     _written.Add((c, _open.TsMs));
+                    _writtenTxs.Add(null);
                     _openStreamed = false;
                 }
                 else
@@ -566,6 +629,7 @@ public sealed class SourceApplier : IAsyncDisposable
             }
 
             _written.Add((tx.Commit, tx.Begin.TsMs));
+            _writtenTxs.Add(tx);
         }
 
         _batchRows += _readyRows;
@@ -623,7 +687,7 @@ public sealed class SourceApplier : IAsyncDisposable
 
     /// <summary>
     /// One transaction under its own savepoint: if a row cannot apply, a financial transaction parks
-    /// whole; any other is applied operation by operation and the failing ones are parked.
+    /// whole; of any other, what applies is applied and the failing operations are parked (IsolateAsync).
     /// </summary>
     private async Task WriteCarefullyAsync(NpgsqlConnection conn, Lsn lsn, IReadOnlyList<UnifiedEvent> ops, CancellationToken ct)
     {
@@ -659,31 +723,62 @@ public sealed class SourceApplier : IAsyncDisposable
         }
         else
         {
-            foreach (var op in ops)
-            {
-                await conn.ExecuteAsync(new CommandDefinition("SAVEPOINT one_op", transaction: _tx, cancellationToken: ct));
-                try
-                {
-                    await _writer.WriteAsync(conn, [op], ct);
-                    await CheckDeferredAsync(conn, ct);
-                }
-                catch (Exception e) when (SinkErrors.IsRowError(e))
-                {
-                    await conn.ExecuteAsync(new CommandDefinition("ROLLBACK TO SAVEPOINT one_op", transaction: _tx, cancellationToken: ct));
-                    _writer.RolledBack();
-                    if (op is RowOperation r)
-                    {
-                        var why = $"cannot apply to {r.Table}: {SinkErrors.Describe(e)}";
-                        await ParkedRows.ParkAsync(conn, [new ParkedOp(r, why)], whole: false, heldBehind: null, ct);
-                        SinkMetrics.Parked.WithLabels(_source, "row_error").Inc();
-                    }
-                }
-
-                await conn.ExecuteAsync(new CommandDefinition("RELEASE SAVEPOINT one_op", transaction: _tx, cancellationToken: ct));
-            }
+            await IsolateAsync(conn, ops, ct);
         }
 
         await conn.ExecuteAsync(new CommandDefinition("RELEASE SAVEPOINT source_tx", transaction: _tx, cancellationToken: ct));
+    }
+
+    /// <summary>
+    /// Applies what can be applied of <paramref name="ops"/> (which failed as a whole) and parks, with the
+    /// error, each operation that cannot: halves are tried in source order, each under its own savepoint, and
+    /// a half that fails is halved again down to the single operation. A few bad rows in a snapshot chunk of
+    /// thousands cost a few dozen writes, not one per row (one per row held a source for many minutes on a
+    /// loaded machine while the batch's target transaction stayed open). A half that applies has the same
+    /// effect as its operations applied one by one: the writer applies the net change per key in order.
+    /// </summary>
+    private async Task IsolateAsync(NpgsqlConnection conn, IReadOnlyList<UnifiedEvent> ops, CancellationToken ct)
+    {
+        if (ops.Count == 1)
+        {
+            if (await TryWriteAsync(conn, ops, ct) is { } e && ops[0] is RowOperation r)
+            {
+                var why = $"cannot apply to {r.Table}: {SinkErrors.Describe(e)}";
+                await ParkedRows.ParkAsync(conn, [new ParkedOp(r, why)], whole: false, heldBehind: null, ct);
+                SinkMetrics.Parked.WithLabels(_source, "row_error").Inc();
+            }
+
+            return;
+        }
+
+        var mid = ops.Count / 2;
+        foreach (var half in new[] { ops.Take(mid).ToList(), ops.Skip(mid).ToList() })
+        {
+            if (await TryWriteAsync(conn, half, ct) is not null)
+            {
+                await IsolateAsync(conn, half, ct);
+            }
+        }
+    }
+
+    /// <summary>Writes <paramref name="ops"/> under a savepoint; on a row error undoes them and returns the error.</summary>
+    private async Task<Exception?> TryWriteAsync(NpgsqlConnection conn, IReadOnlyList<UnifiedEvent> ops, CancellationToken ct)
+    {
+        SinkMetrics.IsolationWrites.WithLabels(_source).Inc();
+        await conn.ExecuteAsync(new CommandDefinition("SAVEPOINT isolate", transaction: _tx, cancellationToken: ct));
+        try
+        {
+            await _writer.WriteAsync(conn, ops, ct);
+            await CheckDeferredAsync(conn, ct);
+            await conn.ExecuteAsync(new CommandDefinition("RELEASE SAVEPOINT isolate", transaction: _tx, cancellationToken: ct));
+            return null;
+        }
+        catch (Exception e) when (SinkErrors.IsRowError(e))
+        {
+            await conn.ExecuteAsync(new CommandDefinition("ROLLBACK TO SAVEPOINT isolate; RELEASE SAVEPOINT isolate", transaction: _tx, cancellationToken: ct));
+            _writer.RolledBack();
+            return e;
+        }
     }
 
     /// <summary>Checks the deferred constraints now (inside the savepoint), so a violation is pinned on this transaction or operation.</summary>
@@ -891,6 +986,8 @@ public sealed class SourceApplier : IAsyncDisposable
         }
 
         _written.Clear();
+        _writtenTxs.Clear();
+        _localRetries = 0;
         _batchRows = 0;
         _batchAge.Reset();
         if (_open is null && _lastOffset is { } o)
@@ -1043,6 +1140,7 @@ public sealed class SourceApplier : IAsyncDisposable
         _readyRows = 0;
         _snapshotTxs.Clear();
         _written.Clear();
+        _writtenTxs.Clear();
         _batchRows = 0;
         _batchAge.Reset();
         _loaded = false;

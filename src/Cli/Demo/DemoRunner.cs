@@ -117,7 +117,7 @@ public sealed class DemoRunner(DemoOptions demo)
             // The sweep fills in lookups into another target (shoutout-db's item ids, registered in peeq_commerce):
             // every 5 s rather than every 30 s, so the drain below does not wait on it for long.
             Sink = new SinkOptions { MaintenanceInterval = TimeSpan.FromSeconds(5) },
-            Http = new HttpOptions { Urls = demo.Http ?? "http://127.0.0.1:0" },
+            Http = new HttpOptions { Urls = demo.Http == "off" ? "" : demo.Http ?? "http://127.0.0.1:0" },
         };
         if (Environment.GetEnvironmentVariable(CaptureService.SealKeyVariable) is not { Length: > 0 })
         {
@@ -131,13 +131,16 @@ public sealed class DemoRunner(DemoOptions demo)
         // reach the Sink as progress markers, so they never hold Capture's in-flight window (docs/contracts.md).
         var config = PipelineConfig.FromOptions(options);
         await File.WriteAllTextAsync(Path.Combine(outDir, "peeq-cdc.yaml"), DescribeConfig(options), ct);
-        var app = PipelineHost.Build(config, kafka.Endpoint, Stages.All, options.Http.Urls, demo.LogLevel, dashboard: true, reportsDirectory: outDir);
+        var served = options.Http.Urls.Length > 0;
+        var app = PipelineHost.Build(config, kafka.Endpoint, Stages.All, served ? options.Http.Urls : null, demo.LogLevel, dashboard: served, reportsDirectory: outDir);
         await app.StartAsync(ct);
 
         // Written again once the port is known: `peeq-cdc status --config <out>/peeq-cdc.yaml` reads this running demo.
-        options.Dashboard.Metrics = [.. app.Urls.Select(u => u.TrimEnd('/') + "/metrics")];
+        options.Dashboard.Metrics = served ? [.. app.Urls.Select(u => u.TrimEnd('/') + "/metrics")] : [];
         await File.WriteAllTextAsync(Path.Combine(outDir, "peeq-cdc.yaml"), DescribeConfig(options), ct);
-        Console.WriteLine($"demo: pipeline running with {options.Sources.Count} sources into {options.Targets.Count} targets; dashboard at {Operations.Dashboard.DashboardEndpoints.PageUrl(app.Urls)} (metrics at /metrics)");
+        Console.WriteLine(served
+            ? $"demo: pipeline running with {options.Sources.Count} sources into {options.Targets.Count} targets; dashboard at {Operations.Dashboard.DashboardEndpoints.PageUrl(app.Urls)} (metrics at /metrics)"
+            : $"demo: pipeline running with {options.Sources.Count} sources into {options.Targets.Count} targets; dashboard off (--http off)");
         Console.WriteLine($"demo: workload at {demo.Rate} operations/s for {demo.Duration.TotalSeconds:0} s");
         Console.WriteLine($"demo: while it runs: peeq-cdc status --config {Path.Combine(Path.GetFullPath(outDir), "peeq-cdc.yaml")}");
 

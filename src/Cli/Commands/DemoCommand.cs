@@ -17,9 +17,9 @@ public static class DemoCommand
         var http = CliOptions.Http();
         var mapping = new Option<string>("--mapping")
         {
-            Description = "identity: each legacy database into its domain's target, one schema per database (reconciles clean); "
-                + "consolidation: through mappings/ into the seed's unified schemas (clean, but slow on a loaded machine; see README)",
-            DefaultValueFactory = _ => "identity",
+            Description = "consolidation (default): the 22 sources through mappings/ into the 6 targets' unified schemas (reconciles clean; slow on a loaded machine, see README); "
+                + "identity: each legacy database into its domain's target, one schema per database (quicker)",
+            DefaultValueFactory = _ => "consolidation",
         };
         mapping.AcceptOnlyFromAmong("identity", "consolidation");
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Pipeline log level", DefaultValueFactory = _ => LogLevel.Warning };

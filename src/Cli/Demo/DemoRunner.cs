@@ -35,10 +35,10 @@ public sealed record DemoOptions
     public long Seed { get; init; } = 1;
 
     /// <summary>
-    /// <c>identity</c> (default): each legacy database into its domain's target, one schema per database
-    /// (<c>targetSchema</c>); <c>consolidation</c>: through mappings/ into the seed's unified target schemas.
+    /// <c>consolidation</c> (default): through mappings/ into the seed's unified target schemas; <c>identity</c>:
+    /// each legacy database into its domain's target, one schema per database (<c>targetSchema</c>).
     /// </summary>
-    public string Mapping { get; init; } = "identity";
+    public string Mapping { get; init; } = "consolidation";
 
     public string? Http { get; init; }
 

@@ -288,27 +288,7 @@ public sealed class SourceApplier : IAsyncDisposable
     {
         var again = _writtenTxs.Select(t => t!).ToList();
         again.AddRange(_ready.Where(t => !again.Contains(t)));
-        try
-        {
-            if (_tx is not null)
-            {
-                await _tx.DisposeAsync();
-            }
-
-            if (_conn is not null)
-            {
-                await _conn.DisposeAsync();
-            }
-        }
-        catch (Exception)
-        {
-            // The connection is broken; the next write opens another.
-        }
-
-        _tx = null;
-        _conn = null;
-        _txDirty = false;
-        _writer.RolledBack();
+        await DropTargetTransactionAsync();
         _ready.Clear();
         _ready.AddRange(again);
         _readyRows = again.Sum(t => t.Ops.Count);
@@ -1110,6 +1090,26 @@ public sealed class SourceApplier : IAsyncDisposable
     /// <summary>Drops everything not committed; the applied position is read again from the target.</summary>
     private async Task ResetAsync()
     {
+        await DropTargetTransactionAsync();
+        _writer.Schema.Reset();
+        _open = null;
+        _skipOpen = false;
+        _openOps = [];
+        _openStreamed = false;
+        _ready.Clear();
+        _readyRows = 0;
+        _snapshotTxs.Clear();
+        _written.Clear();
+        _writtenTxs.Clear();
+        _batchRows = 0;
+        _batchAge.Reset();
+        _loaded = false;
+        _lastReplayRequest = DateTime.MinValue;
+    }
+
+    /// <summary>Rolls back the open target transaction by dropping its connection (a broken one included; the next write opens another).</summary>
+    private async Task DropTargetTransactionAsync()
+    {
         try
         {
             if (_tx is not null)
@@ -1127,24 +1127,10 @@ public sealed class SourceApplier : IAsyncDisposable
             // The connection is already broken; nothing of it is needed.
         }
 
-        _writer.RolledBack();
-        _writer.Schema.Reset();
         _tx = null;
         _conn = null;
         _txDirty = false;
-        _open = null;
-        _skipOpen = false;
-        _openOps = [];
-        _openStreamed = false;
-        _ready.Clear();
-        _readyRows = 0;
-        _snapshotTxs.Clear();
-        _written.Clear();
-        _writtenTxs.Clear();
-        _batchRows = 0;
-        _batchAge.Reset();
-        _loaded = false;
-        _lastReplayRequest = DateTime.MinValue;
+        _writer.RolledBack();
     }
 
     public async ValueTask DisposeAsync() => await ResetAsync();

@@ -45,10 +45,8 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
     // Statements owed to the open target transaction that ride on the next statement sent instead of costing a
     // round trip each: the SET CONSTRAINTS ALL DEFERRED of a target transaction just begun (it must precede every
     // write of a target table, and nothing before the first such write touches one: staging COPY into a temp
-    // table, lookups read), the ANALYZE of a staging table just filled and a small batch's staging INSERT (both
-    // before the statement that reads the staging table).
+    // table, lookups read) and the ANALYZE of a staging table just filled (before the statement that reads it).
     private readonly StringBuilder _ahead = new();
-    private DynamicParameters? _aheadArgs;
 
     /// <summary>
     /// The target transaction just began: its <c>SET CONSTRAINTS ALL DEFERRED</c> is sent together with the first
@@ -62,38 +60,22 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
     {
         if (_ahead.Length > 0)
         {
-            var (sql, args) = TakeAhead();
-            await conn.ExecuteAsync(new CommandDefinition(sql, args, cancellationToken: ct));
+            var sql = TakeAhead();
+            await conn.ExecuteAsync(new CommandDefinition(sql, cancellationToken: ct));
         }
     }
 
-    /// <summary>What is owed to the target transaction, to send in front of the next statement (and no longer owed), with its parameters.</summary>
-    private (string Sql, DynamicParameters? Args) TakeAhead()
+    /// <summary>What is owed to the target transaction, to send in front of the next statement (and no longer owed).</summary>
+    private string TakeAhead()
     {
-        var args = _aheadArgs;
-        _aheadArgs = null;
         if (_ahead.Length == 0)
         {
-            return ("", args);
+            return "";
         }
 
         var sql = _ahead.ToString();
         _ahead.Clear();
-        return (sql, args);
-    }
-
-    /// <summary><paramref name="sql"/> with what is owed to the target transaction in front of it, and the parameters of both.</summary>
-    private CommandDefinition WithAhead(string sql, object? args, CancellationToken ct)
-    {
-        var (ahead, aheadArgs) = TakeAhead();
-        if (aheadArgs is null)
-        {
-            return new CommandDefinition(ahead + sql, args, cancellationToken: ct);
-        }
-
-        var all = new DynamicParameters(args);
-        all.AddDynamicParams(aheadArgs);
-        return new CommandDefinition(ahead + sql, all, cancellationToken: ct);
+        return sql;
     }
 
     /// <summary>
@@ -103,7 +85,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
     private async Task<List<(int Ord, char Kind, int N)>> OutcomeAsync(NpgsqlConnection conn, string sql, object args, CancellationToken ct)
     {
         var outcome = new List<(int, char, int)>();
-        await using var reader = await conn.ExecuteReaderAsync(WithAhead(sql, args, ct));
+        await using var reader = await conn.ExecuteReaderAsync(new CommandDefinition(TakeAhead() + sql, args, cancellationToken: ct));
         do
         {
             while (await reader.ReadAsync(ct))
@@ -122,7 +104,6 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
     public void RolledBack()
     {
         _ahead.Clear();
-        _aheadArgs = null;
         _staged.Clear();
         _stageFilled.Clear();
         Schema.RolledBack();
@@ -277,8 +258,8 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
             {
                 await StageAsync(conn, table, [], inserts, ct);
                 var stage = _staged[table.Id];
-                var sql = $"INSERT INTO {table.Id.Quoted} ({ColumnList(table)}) SELECT {ValueList(table, "s", forInsert: true)} FROM {stage} s WHERE s._op = 'i'";
-                var n = await conn.ExecuteAsync(WithAhead(sql, null, ct));
+                var sql = TakeAhead() + $"INSERT INTO {table.Id.Quoted} ({ColumnList(table)}) SELECT {ValueList(table, "s", forInsert: true)} FROM {stage} s WHERE s._op = 'i'";
+                var n = await conn.ExecuteAsync(new CommandDefinition(sql, cancellationToken: ct));
                 SinkMetrics.RowsApplied.WithLabels(target, table.Id.ToString(), "insert").Inc(n);
             }
         }
@@ -945,7 +926,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
         var keyJoin = string.Join(" AND ", table.Key.Select(k => $"w.{Q(k)} = s.{Q(k)}::{BaseType(table, k)}"));
         var nonKey = table.Info.Columns.Where(c => !table.Key.Contains(c.Name)).ToList();
         var set = nonKey.Count == 0 ? "NOTHING" : "UPDATE SET " + string.Join(", ", nonKey.Select(c => $"{Q(c.Name)} = excluded.{Q(c.Name)}"));
-        await conn.ExecuteAsync(WithAhead($"""
+        await conn.ExecuteAsync(new CommandDefinition($"""
             WITH won AS (
                 INSERT INTO {table.QuotedLineage} AS l ({keyCols}, source, origin_table, origin_key, lsn, seq, deleted, updated_at, rank)
                 SELECT {stageKeys}, @source, s._origin_table, s._origin_key::jsonb, s._lsn::pg_lsn, s._seq, false, now(), s._rank FROM {stage} s
@@ -956,7 +937,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
             SELECT {ValueList(table, "s", forInsert: true)} FROM {stage} s JOIN won w ON {keyJoin}
             ON CONFLICT ({keyCols}) DO {set};
             DELETE FROM peeq_cdc.shadowed_claims WHERE target_table = @target_table AND target_key = @k::jsonb AND source = @source;
-            """, new { source = claim.Source, target_table = table.Id.ToString(), k = claim.Canon }, ct));
+            """, new { source = claim.Source, target_table = table.Id.ToString(), k = claim.Canon }, cancellationToken: ct));
         SinkMetrics.RowsApplied.WithLabels(target, table.Id.ToString(), "promote").Inc();
         if (hasLookups || table.MayHavePending)
         {
@@ -998,7 +979,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
             }
         }
 
-        await conn.ExecuteAsync(WithAhead("SAVEPOINT bulk_load", null, ct));
+        await conn.ExecuteAsync(new CommandDefinition(TakeAhead() + "SAVEPOINT bulk_load", cancellationToken: ct));
         try
         {
             var keyColumns = table.Key.Select(k => table.Info.Column(k)!).ToList();
@@ -1198,7 +1179,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
 
     /// <summary>
     /// Creates (once per connection) and fills the staging table: every target column as text plus the
-    /// operation's metadata, written with binary COPY (a small batch: one INSERT sent with the statement that reads it).
+    /// operation's metadata, written with binary COPY.
     /// </summary>
     private async Task StageAsync(NpgsqlConnection conn, TargetTable table, IReadOnlyList<PendingRow> rows, IReadOnlyList<RowOperation> inserts, CancellationToken ct)
     {
@@ -1238,11 +1219,6 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
         }
 
         _stageFilled.Add(table.Id);
-        if (rows.Count + inserts.Count < AnalyzeStageRows)
-        {
-            StageByInsert(stage, table, rows, inserts);
-            return;
-        }
 
         var copy = $"COPY {stage} ({string.Join(", ", columns.Select(c => Q(c.Name)))}{(columns.Count > 0 ? ", " : "")}_op, _ord, _lsn, _seq, _sub, _origin_table, _origin_key, _keep, _toast, _rank, _lookups) FROM STDIN (FORMAT BINARY)";
         await using (var writer = await conn.BeginBinaryImportAsync(copy, ct))
@@ -1250,33 +1226,29 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
             await WriteStageRowsAsync(writer, table, rows, inserts, ct);
         }
 
-        // A temp table has no statistics until analyzed: the planner would take the staged batch for a
-        // couple of rows and join it to the version guard's CTE with nested loops, quadratic in the
-        // batch (most of the Sink's time at a few thousand rows per batch; bench/results/*-sink-profile*).
-        // It rides in front of the statement that reads the staging table (the next one sent): no round trip of its own.
-        _ahead.Append($"ANALYZE {stage};\n");
+        if (rows.Count + inserts.Count >= AnalyzeStageRows)
+        {
+            // A temp table has no statistics until analyzed: the planner would take the staged batch for a
+            // couple of rows and join it to the version guard's CTE with nested loops, quadratic in the
+            // batch (most of the Sink's time at a few thousand rows per batch; bench/results/*-sink-profile*).
+            // It rides in front of the statement that reads the staging table (the next one sent): no round trip of its own.
+            _ahead.Append($"ANALYZE {stage};\n");
+        }
     }
 
-    /// <summary>
-    /// Batches of at least this many staged rows go through binary COPY and get their staging table analyzed before the
-    /// set-based statements run; smaller ones are staged by one INSERT riding on the statement that reads them.
-    /// </summary>
+    /// <summary>Batches of at least this many staged rows get their staging table analyzed before the set-based statements run.</summary>
     private const int AnalyzeStageRows = 100;
 
-    /// <summary>One row of a staging table: every target column as text, then the operation's metadata.</summary>
-    private sealed record StageRow(string?[] Values, char Op, int Ord, Lsn Lsn, long Seq, int Sub, RowOrigin Origin, string[] Keep, string[] Toast, int? Rank, string? Lookups);
-
-    /// <summary>The staging rows of keyed operations (in order, _ord their index) and of keyless inserts.</summary>
-    private IEnumerable<StageRow> StageRows(TargetTable table, IReadOnlyList<PendingRow> rows, IReadOnlyList<RowOperation> inserts)
+    private async Task WriteStageRowsAsync(NpgsqlBinaryImporter writer, TargetTable table, IReadOnlyList<PendingRow> rows, IReadOnlyList<RowOperation> inserts, CancellationToken ct)
     {
         var columns = table.Info.Columns;
         var keyFlags = columns.Select(c => table.Key.Contains(c.Name)).ToArray();
         for (var ord = 0; ord < rows.Count; ord++)
         {
             var r = rows[ord];
+            await writer.StartRowAsync(ct);
             var row = r.Row;
             List<string>? keep = null;
-            var values = new string?[columns.Count];
             for (var i = 0; i < columns.Count; i++)
             {
                 var c = columns[i];
@@ -1287,149 +1259,50 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                     (keep ??= []).Add(c.Name);
                 }
 
-                values[i] = r.Deleted ? TextOf(r.Key[c.Name], c) : present ? TextOf(v, c) : TextOf(r.Key[c.Name], c);
+                var text = r.Deleted ? TextOf(r.Key[c.Name], c) : present ? TextOf(v, c) : TextOf(r.Key[c.Name], c);
+                await WriteText(writer, text, ct);
             }
 
-            yield return new StageRow(values, r.Deleted ? 'd' : 'u', ord, r.Lsn, r.Seq, r.Sub, r.Origin, keep is null ? NoColumns : keep.ToArray(),
-                r.Unchanged.Count == 0 ? NoColumns : r.Unchanged.ToArray(), r.Claim is { Mode: ConflictMode.Priority } claim ? claim.Rank : null,
-                r.PendingLookups is { } pl ? LookupsJson(pl) : null);
-        }
-
-        foreach (var op in inserts)
-        {
-            List<string>? keep = null;
-            var values = new string?[columns.Count];
-            for (var i = 0; i < columns.Count; i++)
+            await writer.WriteAsync(r.Deleted ? 'd' : 'u', NpgsqlDbType.InternalChar, ct);
+            await writer.WriteAsync(ord, NpgsqlDbType.Integer, ct);
+            await WriteMeta(writer, r.Lsn, r.Seq, r.Sub, r.Origin, keep, r.Unchanged.Count == 0 ? NoColumns : r.Unchanged.ToArray(), ct);
+            if (r.Claim is { Mode: ConflictMode.Priority } claim)
             {
-                var c = columns[i];
-                if (op.Row is not null && op.Row.TryGetPropertyValue(c.Name, out var v))
-                {
-                    values[i] = TextOf(v, c);
-                }
-                else
-                {
-                    (keep ??= []).Add(c.Name);
-                }
-            }
-
-            yield return new StageRow(values, 'i', -1, op.CommitLsn, op.Seq, op.Sub, op.Origin, keep is null ? NoColumns : keep.ToArray(), NoColumns, null, null);
-        }
-    }
-
-    private async Task WriteStageRowsAsync(NpgsqlBinaryImporter writer, TargetTable table, IReadOnlyList<PendingRow> rows, IReadOnlyList<RowOperation> inserts, CancellationToken ct)
-    {
-        foreach (var r in StageRows(table, rows, inserts))
-        {
-            await writer.StartRowAsync(ct);
-            foreach (var v in r.Values)
-            {
-                await WriteText(writer, v, ct);
-            }
-
-            await writer.WriteAsync(r.Op, NpgsqlDbType.InternalChar, ct);
-            await writer.WriteAsync(r.Ord, NpgsqlDbType.Integer, ct);
-            await writer.WriteAsync(r.Lsn.ToString(), NpgsqlDbType.Text, ct);
-            await writer.WriteAsync(r.Seq, NpgsqlDbType.Bigint, ct);
-            await writer.WriteAsync(r.Sub, NpgsqlDbType.Integer, ct);
-            await writer.WriteAsync(r.Origin.Table.ToString(), NpgsqlDbType.Text, ct);
-            await writer.WriteAsync(r.Origin.Key.ToJsonString(), NpgsqlDbType.Text, ct);
-            await writer.WriteAsync(r.Keep, NpgsqlDbType.Array | NpgsqlDbType.Text, ct);
-            await writer.WriteAsync(r.Toast, NpgsqlDbType.Array | NpgsqlDbType.Text, ct);
-            if (r.Rank is { } rank)
-            {
-                await writer.WriteAsync(rank, NpgsqlDbType.Integer, ct);
+                await writer.WriteAsync(claim.Rank, NpgsqlDbType.Integer, ct);
             }
             else
             {
                 await writer.WriteNullAsync(ct);
             }
 
-            await WriteText(writer, r.Lookups, ct);
+            await WriteText(writer, r.PendingLookups is { } pl ? LookupsJson(pl) : null, ct);
+        }
+
+        foreach (var op in inserts)
+        {
+            await writer.StartRowAsync(ct);
+            List<string>? keep = null;
+            foreach (var c in columns)
+            {
+                if (op.Row is not null && op.Row.TryGetPropertyValue(c.Name, out var v))
+                {
+                    await WriteText(writer, TextOf(v, c), ct);
+                }
+                else
+                {
+                    (keep ??= []).Add(c.Name);
+                    await writer.WriteNullAsync(ct);
+                }
+            }
+
+            await writer.WriteAsync('i', NpgsqlDbType.InternalChar, ct);
+            await writer.WriteAsync(-1, NpgsqlDbType.Integer, ct);
+            await WriteMeta(writer, op.CommitLsn, op.Seq, op.Sub, op.Origin, keep, NoColumns, ct);
+            await writer.WriteNullAsync(ct);
+            await writer.WriteNullAsync(ct);
         }
 
         await writer.CompleteAsync(ct);
-    }
-
-    /// <summary>
-    /// The staging rows as one INSERT of unnest()ed text arrays (each value cast to its staging column's type), owed to
-    /// the target transaction: it goes in front of the statement that reads the staging table, in the same round trip.
-    /// For small batches, where COPY's two round trips (COPY command, then data) cost more than the rows.
-    /// </summary>
-    private void StageByInsert(string stage, TargetTable table, IReadOnlyList<PendingRow> rows, IReadOnlyList<RowOperation> inserts)
-    {
-        var columns = table.Info.Columns;
-        const int Meta = 11;
-        var arrays = new string?[columns.Count + Meta][];
-        var n = rows.Count + inserts.Count;
-        for (var i = 0; i < arrays.Length; i++)
-        {
-            arrays[i] = new string?[n];
-        }
-
-        var at = 0;
-        foreach (var r in StageRows(table, rows, inserts))
-        {
-            for (var i = 0; i < columns.Count; i++)
-            {
-                arrays[i][at] = r.Values[i];
-            }
-
-            var m = columns.Count;
-            arrays[m][at] = r.Op.ToString();
-            arrays[m + 1][at] = r.Ord.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            arrays[m + 2][at] = r.Lsn.ToString();
-            arrays[m + 3][at] = r.Seq.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            arrays[m + 4][at] = r.Sub.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            arrays[m + 5][at] = r.Origin.Table.ToString();
-            arrays[m + 6][at] = r.Origin.Key.ToJsonString();
-            arrays[m + 7][at] = ArrayLiteral(r.Keep);
-            arrays[m + 8][at] = ArrayLiteral(r.Toast);
-            arrays[m + 9][at] = r.Rank?.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            arrays[m + 10][at] = r.Lookups;
-            at++;
-        }
-
-        string[] metaTypes = ["\"char\"", "int", "text", "bigint", "int", "text", "text", "text[]", "text[]", "int", "text"];
-        var names = columns.Select(c => Q(c.Name)).Concat(["_op", "_ord", "_lsn", "_seq", "_sub", "_origin_table", "_origin_key", "_keep", "_toast", "_rank", "_lookups"]).ToList();
-        var args = new DynamicParameters();
-        for (var i = 0; i < arrays.Length; i++)
-        {
-            args.Add($"stage_{i}", arrays[i]);
-        }
-
-        var casts = Enumerable.Range(0, arrays.Length).Select(i => i < columns.Count ? $"u.v{i}" : $"u.v{i}::{metaTypes[i - columns.Count]}");
-        _ahead.Append($"INSERT INTO {stage} ({string.Join(", ", names)}) SELECT {string.Join(", ", casts)} FROM unnest(")
-            .Append(string.Join(", ", Enumerable.Range(0, arrays.Length).Select(i => $"@stage_{i}::text[]")))
-            .Append($") AS u({string.Join(", ", Enumerable.Range(0, arrays.Length).Select(i => $"v{i}"))});\n");
-        (_aheadArgs ??= new DynamicParameters()).AddDynamicParams(args);
-    }
-
-    /// <summary>A text[] literal of <paramref name="items"/> (every element quoted, so none reads as NULL).</summary>
-    private static string ArrayLiteral(string[] items)
-    {
-        if (items.Length == 0)
-        {
-            return "{}";
-        }
-
-        var sb = new StringBuilder("{");
-        for (var i = 0; i < items.Length; i++)
-        {
-            sb.Append(i == 0 ? "\"" : ",\"");
-            foreach (var ch in items[i])
-            {
-                if (ch is '"' or '\\')
-                {
-                    sb.Append('\\');
-                }
-
-                sb.Append(ch);
-            }
-
-            sb.Append('"');
-        }
-
-        return sb.Append('}').ToString();
     }
 
     private static string LookupsJson(List<(string Column, string Kind, string Key, string? Target)> lookups)
@@ -1441,6 +1314,17 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
         }
 
         return a.ToJsonString();
+    }
+
+    private static async Task WriteMeta(NpgsqlBinaryImporter writer, Lsn lsn, long seq, int sub, RowOrigin origin, List<string>? keep, string[] toast, CancellationToken ct)
+    {
+        await writer.WriteAsync(lsn.ToString(), NpgsqlDbType.Text, ct);
+        await writer.WriteAsync(seq, NpgsqlDbType.Bigint, ct);
+        await writer.WriteAsync(sub, NpgsqlDbType.Integer, ct);
+        await writer.WriteAsync(origin.Table.ToString(), NpgsqlDbType.Text, ct);
+        await writer.WriteAsync(origin.Key.ToJsonString(), NpgsqlDbType.Text, ct);
+        await writer.WriteAsync(keep is null ? NoColumns : keep.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text, ct);
+        await writer.WriteAsync(toast, NpgsqlDbType.Array | NpgsqlDbType.Text, ct);
     }
 
     private static async Task WriteText(NpgsqlBinaryImporter writer, string? text, CancellationToken ct)

@@ -42,68 +42,12 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
     private readonly Dictionary<TableId, bool> _bulk = [];
     private NpgsqlConnection? _stagedOn;
 
-    // Statements owed to the open target transaction that ride on the next statement sent instead of costing a
-    // round trip each: the SET CONSTRAINTS ALL DEFERRED of a target transaction just begun (it must precede every
-    // write of a target table, and nothing before the first such write touches one: staging COPY into a temp
-    // table, lookups read) and the ANALYZE of a staging table just filled (before the statement that reads it).
-    private readonly StringBuilder _ahead = new();
-
-    /// <summary>
-    /// The target transaction just began: its <c>SET CONSTRAINTS ALL DEFERRED</c> is sent together with the first
-    /// statement that writes, not in a round trip of its own (<see cref="FlushAheadAsync"/> sends it alone when
-    /// something else has to go first).
-    /// </summary>
-    public void DeferConstraintsWithFirstWrite() => _ahead.Append("SET CONSTRAINTS ALL DEFERRED;\n");
-
-    /// <summary>Sends what is owed to the target transaction now, on its own (nothing when nothing is).</summary>
-    public async Task FlushAheadAsync(NpgsqlConnection conn, CancellationToken ct)
-    {
-        if (_ahead.Length > 0)
-        {
-            var sql = TakeAhead();
-            await conn.ExecuteAsync(new CommandDefinition(sql, cancellationToken: ct));
-        }
-    }
-
-    /// <summary>What is owed to the target transaction, to send in front of the next statement (and no longer owed).</summary>
-    private string TakeAhead()
-    {
-        if (_ahead.Length == 0)
-        {
-            return "";
-        }
-
-        var sql = _ahead.ToString();
-        _ahead.Clear();
-        return sql;
-    }
-
-    /// <summary>
-    /// Runs a statement list that ends in the set-based statement's outcome rows (ord, kind, n), with what is owed to
-    /// the target transaction in front of it; rows are read from every result (the ones in front return none).
-    /// </summary>
-    private async Task<List<(int Ord, char Kind, int N)>> OutcomeAsync(NpgsqlConnection conn, string sql, object args, CancellationToken ct)
-    {
-        var outcome = new List<(int, char, int)>();
-        await using var reader = await conn.ExecuteReaderAsync(new CommandDefinition(TakeAhead() + sql, args, cancellationToken: ct));
-        do
-        {
-            while (await reader.ReadAsync(ct))
-            {
-                outcome.Add((reader.GetInt32(0), reader.GetFieldValue<char>(1), reader.GetInt32(2)));
-            }
-        }
-        while (await reader.NextResultAsync(ct));
-        return outcome;
-    }
-
     /// <summary>
     /// Forgets the staging tables: a rollback (to a savepoint, too) may have dropped ones created inside it.
     /// CREATE TEMP TABLE IF NOT EXISTS makes re-creating them cheap.
     /// </summary>
     public void RolledBack()
     {
-        _ahead.Clear();
         _staged.Clear();
         _stageFilled.Clear();
         Schema.RolledBack();
@@ -140,7 +84,6 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                     await FlushAsync(conn, order, result, ct);
                     batches.Clear();
                     order.Clear();
-                    await FlushAheadAsync(conn, ct);
                     await Schema.ApplyAsync(conn, e, ct);
                     break;
                 case RowOperation r when Schema.Diverts(r):
@@ -151,14 +94,12 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                     await FlushAsync(conn, order, result, ct);
                     batches.Clear();
                     order.Clear();
-                    await FlushAheadAsync(conn, ct);
                     await TruncateAsync(conn, t, result, ct);
                     break;
                 case RowOperation { Op: RowOpKind.Replace or RowOpKind.Delete } r when r.Key is null:
                     await FlushAsync(conn, order, result, ct);
                     batches.Clear();
                     order.Clear();
-                    await FlushAheadAsync(conn, ct);
                     await ReplaceOriginAsync(conn, r, result, ct);
                     break;
                 case RowOperation r:
@@ -175,8 +116,6 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
         }
 
         await FlushAsync(conn, order, result, ct);
-        // Whatever is still owed goes now (a batch that wrote no rows): nothing after this write may run without it.
-        await FlushAheadAsync(conn, ct);
         if (parked.Count > 0)
         {
             await Parking.ParkedRows.ParkAsync(conn, parked.Select(p => new ParkedOp(p, p.Reason)).ToList(), whole: false, heldBehind: null, ct);
@@ -198,7 +137,6 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
             return;
         }
 
-        await FlushAheadAsync(conn, ct);
         await Parking.ParkedRows.ParkAsync(conn, parks, whole: false, heldBehind: null, ct);
         foreach (var p in parks)
         {
@@ -258,7 +196,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
             {
                 await StageAsync(conn, table, [], inserts, ct);
                 var stage = _staged[table.Id];
-                var sql = TakeAhead() + $"INSERT INTO {table.Id.Quoted} ({ColumnList(table)}) SELECT {ValueList(table, "s", forInsert: true)} FROM {stage} s WHERE s._op = 'i'";
+                var sql = $"INSERT INTO {table.Id.Quoted} ({ColumnList(table)}) SELECT {ValueList(table, "s", forInsert: true)} FROM {stage} s WHERE s._op = 'i'";
                 var n = await conn.ExecuteAsync(new CommandDefinition(sql, cancellationToken: ct));
                 SinkMetrics.RowsApplied.WithLabels(target, table.Id.ToString(), "insert").Inc(n);
             }
@@ -418,11 +356,6 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
             }
         }
 
-        if (parks.Count > 0)
-        {
-            await FlushAheadAsync(conn, ct);
-        }
-
         await ParkAsyncStatic(conn, parks, result, ct);
         return (keptRows, keptInserts, true);
     }
@@ -520,11 +453,11 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
             // Rows that neither won nor are older than what this source already applied: another source owns the key.
             var lost = $"SELECT s._ord, 'c'::\"char\", 0 FROM {stage} s WHERE s._op = 'u' AND NOT EXISTS (SELECT 1 FROM won w WHERE {keyJoin}) AND {newer}";
             var nonKey = table.Info.Columns.Where(c => !table.Key.Contains(c.Name)).ToList();
-            List<(int Ord, char Kind, int N)> outcome;
+            IEnumerable<(int Ord, char Kind, int N)> outcome;
             if (rows.All(r => r.Deleted || r.Unchanged.Count == 0 && Covers(table, r.Row!)))
             {
                 var set = nonKey.Count == 0 ? "NOTHING" : "UPDATE SET " + string.Join(", ", nonKey.Select(c => $"{Q(c.Name)} = excluded.{Q(c.Name)}"));
-                outcome = await OutcomeAsync(conn, $"""
+                outcome = await conn.QueryAsync<(int, char, int)>(new CommandDefinition($"""
                     WITH {won},
                     ins AS (
                         INSERT INTO {table.Id.Quoted} AS t ({ColumnList(table)})
@@ -533,7 +466,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                         RETURNING 1)
                     SELECT -1, 'n'::"char", (SELECT count(*) FROM ins)::int
                     UNION ALL {lost}
-                    """, args, ct);
+                    """, args, cancellationToken: ct));
             }
             else
             {
@@ -545,7 +478,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                 var sets = nonKey.Count == 0
                     ? $"{Q(table.Key[0])} = t.{Q(table.Key[0])}"
                     : string.Join(", ", nonKey.Select(c => $"{Q(c.Name)} = CASE WHEN {Lit(c.Name)} = ANY(s._keep) THEN t.{Q(c.Name)} ELSE s.{Q(c.Name)}::{c.BaseTypeSql} END"));
-                outcome = await OutcomeAsync(conn, $"""
+                outcome = await conn.QueryAsync<(int, char, int)>(new CommandDefinition($"""
                     WITH {won},
                     upd AS (
                         UPDATE {table.Id.Quoted} t SET {sets}
@@ -562,7 +495,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                     SELECT -1, 'n'::"char", ((SELECT count(*) FROM upd) + (SELECT count(*) FROM ins))::int
                     UNION ALL SELECT s._ord, 't'::"char", 0 FROM missing s WHERE cardinality(s._toast) > 0
                     UNION ALL {lost}
-                    """, args, ct);
+                    """, args, cancellationToken: ct));
             }
 
             foreach (var (ord, kind, n) in outcome)
@@ -580,7 +513,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
 
         if (deletes > 0)
         {
-            var outcome = await OutcomeAsync(conn, $"""
+            var outcome = await conn.QueryAsync<(int, char, int)>(new CommandDefinition($"""
                 WITH won AS (
                     INSERT INTO {lineage} AS l ({keyCols}, source, origin_table, origin_key, lsn, seq, deleted, updated_at)
                     SELECT {stageKeys}, @source, s._origin_table, s._origin_key::jsonb, s._lsn::pg_lsn, s._seq, true, now()
@@ -596,7 +529,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                 UNION ALL SELECT s._ord, 'd'::"char", 0 FROM {stage} s WHERE s._op = 'd' AND NOT EXISTS (SELECT 1 FROM won w WHERE {keyJoin}) AND {newer}
                 UNION ALL SELECT s._ord, 'p'::"char", 0 FROM {stage} s JOIN won w ON {keyJoin} WHERE s._op = 'd'
                     AND EXISTS (SELECT 1 FROM peeq_cdc.shadowed_claims c WHERE c.target_table = @target_table AND c.target_key = {Canon(table, "s")})
-                """, args, ct);
+                """, args, cancellationToken: ct));
             foreach (var (ord, kind, n) in outcome)
             {
                 if (ord < 0)
@@ -979,7 +912,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
             }
         }
 
-        await conn.ExecuteAsync(new CommandDefinition(TakeAhead() + "SAVEPOINT bulk_load", cancellationToken: ct));
+        await conn.ExecuteAsync(new CommandDefinition("SAVEPOINT bulk_load", cancellationToken: ct));
         try
         {
             var keyColumns = table.Key.Select(k => table.Info.Column(k)!).ToList();
@@ -1231,8 +1164,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
             // A temp table has no statistics until analyzed: the planner would take the staged batch for a
             // couple of rows and join it to the version guard's CTE with nested loops, quadratic in the
             // batch (most of the Sink's time at a few thousand rows per batch; bench/results/*-sink-profile*).
-            // It rides in front of the statement that reads the staging table (the next one sent): no round trip of its own.
-            _ahead.Append($"ANALYZE {stage};\n");
+            await conn.ExecuteAsync(new CommandDefinition($"ANALYZE {stage}", cancellationToken: ct));
         }
     }
 

@@ -486,12 +486,7 @@ public sealed class SourceApplier : IAsyncDisposable
         }
     }
 
-    /// <param name="deferWithFirstWrite">
-    /// The caller's next statements go through the BatchWriter: <c>SET CONSTRAINTS ALL DEFERRED</c> rides on the first
-    /// of them that writes instead of costing a round trip of its own (the BEGIN rides on it too: Npgsql sends BEGIN
-    /// with the next command). The caller sends it with <see cref="BatchWriter.FlushAheadAsync"/> before anything else.
-    /// </param>
-    private async Task<NpgsqlConnection> EnsureTransactionAsync(CancellationToken ct, bool deferWithFirstWrite = false)
+    private async Task<NpgsqlConnection> EnsureTransactionAsync(CancellationToken ct)
     {
         _conn ??= await _db.OpenConnectionAsync(ct);
         if (_tx is null)
@@ -504,15 +499,7 @@ public sealed class SourceApplier : IAsyncDisposable
 
             _tx = await _conn.BeginTransactionAsync(ct);
             // Non-key unique constraints are deferrable in the targets: a set-based batch may swap values.
-            if (deferWithFirstWrite)
-            {
-                _writer.DeferConstraintsWithFirstWrite();
-            }
-            else
-            {
-                await _conn.ExecuteAsync(new CommandDefinition("SET CONSTRAINTS ALL DEFERRED", transaction: _tx, cancellationToken: ct));
-            }
-
+            await _conn.ExecuteAsync(new CommandDefinition("SET CONSTRAINTS ALL DEFERRED", transaction: _tx, cancellationToken: ct));
             _txDirty = false;
             _batchRows = 0;
         }
@@ -535,7 +522,7 @@ public sealed class SourceApplier : IAsyncDisposable
             return;
         }
 
-        var conn = await EnsureTransactionAsync(ct, deferWithFirstWrite: true);
+        var conn = await EnsureTransactionAsync(ct);
         var fates = new Dictionary<Lsn, (Fate Fate, string? Reason, Lsn? HeldBehind)>();
         foreach (var tx in _ready)
         {
@@ -608,8 +595,6 @@ public sealed class SourceApplier : IAsyncDisposable
         }
 
         conn = await EnsureTransactionAsync(ct);
-        // Nothing was written through the BatchWriter (every transaction parks whole or goes carefully): what it still owes the target transaction goes first.
-        await _writer.FlushAheadAsync(conn, ct);
         foreach (var tx in _ready)
         {
             var (fate, reason, held) = fates[tx.Commit.CommitLsn];

@@ -114,6 +114,23 @@ public sealed class CapturedRow : IRowImage
         return row;
     }
 
+    /// <summary>A change's new row as pgoutput sends it: <paramref name="unchanged"/> columns left out (TOAST not re-sent). For tests.</summary>
+    internal static CapturedRow FromChange(CapturedColumn[] columns, string?[] values, bool[] unchanged, ISensitiveValueProtector protector)
+    {
+        var row = FromValues(columns, values, protector);
+        for (var i = 0; i < columns.Length; i++)
+        {
+            if (unchanged[i])
+            {
+                row._values[i] = null;
+                row._present[i] = false;
+                row._unchanged[i] = true;
+            }
+        }
+
+        return row;
+    }
+
     /// <summary>The key columns only, as Debezium's event key.</summary>
     public IRowImage KeyImage => new KeyView(this);
 

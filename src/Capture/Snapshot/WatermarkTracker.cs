@@ -294,16 +294,16 @@ public sealed class WatermarkTracker
             return merged;
         }
 
+        var byKey = window.SelectMany(t => t.Changes).GroupBy(c => c.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
         foreach (var row in chunk.Rows)
         {
             var key = Encoding.UTF8.GetString(row.Key);
-            if (!drop.Contains(key))
+            if (!drop.Contains(key) || !byKey.TryGetValue(key, out var changes))
             {
                 continue;
             }
 
-            var changes = window.SelectMany(t => t.Changes).Where(c => c.Key == key).ToList();
-            if (changes.Count == 0 || changes[0] is not { Known: true, After.HasUnchangedToast: true })
+            if (changes[0] is not { Known: true, After.HasUnchangedToast: true })
             {
                 continue; // the stream carries the row whole first: dropping is right
             }

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Peeq.Cdc.Bench;
 
-// bench/run [slice|capture|latency|snapshot|sink|bigtx|seed|reconcile|soak|all] [count] [outDir]
+// bench/run [slice|capture|latency|snapshot|sink|bigtx|memory|seed|reconcile|soak|all] [count] [outDir]
 var which = args.Length > 0 && !char.IsAsciiDigit(args[0][0]) ? args[0] : "slice";
 var rest = args.Length > 0 && char.IsAsciiDigit(args[0][0]) ? args : args.Skip(1).ToArray();
 if (which == "soak")
@@ -67,6 +67,7 @@ switch (which)
             await Step("sink", async () => summary.Sink = await new SinkBenchmark(n).RunAsync());
             await Step("reconcile", async () => summary.Reconcile = await new ReconcileBenchmark(n).RunAsync());
             await Step("bigtx", async () => summary.LargeTransaction = await new LargeTransactionBenchmark(n).RunAsync());
+            await Step("memory", async () => summary.Memory = await new MemoryBenchmark(n).RunAsync());
             return await Write("all", summary.Markdown(), summary, summary.Correct && summary.Failures.Count == 0);
         }
 
@@ -92,6 +93,12 @@ switch (which)
                 | target holds every row | {(c.TargetComplete ? "yes" : "NO")} |
                 """;
             return await Write("bigtx", cmd, c, c.TargetComplete);
+        }
+
+    case "memory":
+        {
+            var m = await new MemoryBenchmark(Size(1_000_000)).RunAsync();
+            return await Write("memory", new Summary(m.Rows) { Memory = m }.Markdown(), m, m.Small.TargetComplete && m.Middle.TargetComplete && m.Large.TargetComplete);
         }
 
     case "capture":

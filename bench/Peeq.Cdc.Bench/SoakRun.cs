@@ -13,8 +13,6 @@ using Peeq.Cdc.Reconciler.Reports;
 using Peeq.Cdc.Workload;
 using Peeq.Cdc.Workload.Live;
 using Peeq.Cdc.Workload.Seeding;
-using YamlDotNet.Serialization;
-using YamlDotNet.Serialization.NamingConventions;
 
 namespace Peeq.Cdc.Bench;
 
@@ -75,13 +73,12 @@ public static class SoakRun
             Http = new HttpOptions { Urls = "" },
         };
         var configPath = Path.Combine(work, "peeq-cdc.yaml");
-        await File.WriteAllTextAsync(configPath, new SerializerBuilder().WithNamingConvention(CamelCaseNamingConvention.Instance)
-            .WithTypeConverter(new TimeSpanYaml()).Build().Serialize(options));
+        await WorkerProcess.WriteConfigAsync(options, configPath);
         await Kafka.PipelineTopics.EnsureAllAsync(kafka, options, CancellationToken.None);
         // Capture seals, the Sink unseals: both processes need the same key (it lives as long as the soak).
         var sealKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
 
-        var running = Workers.ToDictionary(w => w, w => Worker.Start(w, configPath, sealKey, work));
+        var running = Workers.ToDictionary(w => w, w => WorkerProcess.Start(w, configPath, sealKey, work));
         var kills = new List<KillRecord>();
         var random = new Random((int)seed);
         var workload = new LegacyWorkload(world, new WorkloadOptions { Seed = seed, Rate = rate });
@@ -99,7 +96,7 @@ public static class SoakRun
                     // A worker that stopped on its own is a finding: recorded, and started again.
                     Console.WriteLine($"soak: {name} exited by itself (code {w.ExitCode}); restarting");
                     kills.Add(new KillRecord(Math.Round(total.Elapsed.TotalSeconds), name, "exited by itself", w.ExitCode));
-                    running[name] = Worker.Start(name, configPath, sealKey, work);
+                    running[name] = WorkerProcess.Start(name, configPath, sealKey, work);
                 }
             }
 
@@ -110,7 +107,7 @@ public static class SoakRun
                 running[victim].Kill9();
                 kills.Add(new KillRecord(Math.Round(total.Elapsed.TotalSeconds), victim, "SIGKILL", null));
                 Console.WriteLine($"soak: {total.Elapsed:mm\\:ss} killed {victim} with SIGKILL (kill {kills.Count(k => k.How == "SIGKILL")}); workload at {workload.Operations:N0} operations");
-                running[victim] = Worker.Start(victim, configPath, sealKey, work);
+                running[victim] = WorkerProcess.Start(victim, configPath, sealKey, work);
             }
         }
 
@@ -140,77 +137,6 @@ public static class SoakRun
 
     private static double Env(string name, double fallback) =>
         Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? double.Parse(v, CultureInfo.InvariantCulture) : fallback;
-
-    /// <summary>One worker child process; its output goes to a log file in the work directory.</summary>
-    private sealed class Worker
-    {
-        private readonly Process _process;
-        private readonly StreamWriter _log;
-
-        private Worker(Process process, StreamWriter log)
-        {
-            _process = process;
-            _log = log;
-        }
-
-        public bool HasExited => _process.HasExited;
-
-        public int ExitCode => _process.ExitCode;
-
-        public static Worker Start(string stage, string config, string sealKey, string dir)
-        {
-            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "peeq-cdc.dll"), stage, "--config", config, "--http", "off", "--log-level", "Warning" })
-            {
-                psi.ArgumentList.Add(a);
-            }
-
-            psi.Environment[CaptureService.SealKeyVariable] = sealKey;
-            var log = new StreamWriter(Path.Combine(dir, $"{stage}.log"), append: true) { AutoFlush = true };
-            var p = Process.Start(psi)!;
-            log.WriteLine($"==== {DateTime.UtcNow:O} started {stage} as process {p.Id}");
-            void Write(string? line)
-            {
-                if (line is not null)
-                {
-                    lock (log)
-                    {
-                        log.WriteLine(line);
-                    }
-                }
-            }
-
-            p.OutputDataReceived += (_, e) => Write(e.Data);
-            p.ErrorDataReceived += (_, e) => Write(e.Data);
-            p.BeginOutputReadLine();
-            p.BeginErrorReadLine();
-            return new Worker(p, log);
-        }
-
-        public void Kill9()
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                _process.WaitForExit(10_000);
-            }
-
-            lock (_log)
-            {
-                _log.WriteLine($"==== {DateTime.UtcNow:O} killed with SIGKILL");
-            }
-        }
-    }
-
-    private sealed class TimeSpanYaml : IYamlTypeConverter
-    {
-        public bool Accepts(Type type) => type == typeof(TimeSpan);
-
-        public object? ReadYaml(YamlDotNet.Core.IParser parser, Type type, ObjectDeserializer rootDeserializer) => throw new NotSupportedException();
-
-        public void WriteYaml(YamlDotNet.Core.IEmitter emitter, object? value, Type type, ObjectSerializer serializer) =>
-            emitter.Emit(new YamlDotNet.Core.Events.Scalar(((TimeSpan)value!).ToString("c", CultureInfo.InvariantCulture)));
-    }
 }
 
 public sealed record KillRecord(double AtSeconds, string Worker, string How, int? ExitCode);

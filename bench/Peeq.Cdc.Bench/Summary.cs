@@ -26,6 +26,8 @@ public sealed class Summary(int size)
 
     public LargeTransactionBenchResult? LargeTransaction { get; set; }
 
+    public MemoryBenchResult? Memory { get; set; }
+
     /// <summary>Benchmarks that failed, with the error.</summary>
     public List<string> Failures { get; } = [];
 
@@ -100,6 +102,25 @@ public sealed class Summary(int size)
         {
             Row(b, $"one {x.Rows:N0}-row source transaction end to end", $"{x.Pipeline.TotalSeconds:0.00} s, {x.PipelineRowsPerSecond:N0} rows/s; Capture's peak in-flight {x.InFlightPeakBytes / 1024.0:N0} KiB (window {x.InFlightLimitBytes / 1024:N0} KiB); peak RSS {x.PeakRss / 1048576.0:0} MiB (before {x.PeakRssBeforePipeline / 1048576.0:0} MiB)",
                 $"pg_recvlogical {x.RecvLogical.TotalSeconds:0.00} s", $"{x.Ratio:0.0}× its time", "memory bounded", null);
+        }
+
+        if (Memory is { } m)
+        {
+            foreach (var stage in m.Small.PeakRss.Keys)
+            {
+                Row(b, $"peak RSS of the `{stage}` worker (its own process): one {m.Rows:N0}-row source transaction vs one {m.Small.Rows}-row transaction",
+                    $"{m.Large.PeakRss[stage] / 1048576.0:0} MiB", $"{m.Small.PeakRss[stage] / 1048576.0:0} MiB", $"{m.Ratios[stage]:0.00}×", "≤ 1.5×", m.Ratios[stage] <= 1.5);
+            }
+
+            Row(b, $"… the same peaks, {m.Rows:N0}-row vs {m.Middle.Rows:N0}-row transaction (still growing with the transaction, or a fixed working set?)",
+                string.Join(", ", m.Small.PeakRss.Keys.Select(s => $"{s} {m.Large.PeakRss[s] / 1048576.0:0}")),
+                string.Join(", ", m.Small.PeakRss.Keys.Select(s => $"{s} {m.Middle.PeakRss[s] / 1048576.0:0}")),
+                string.Join(", ", m.Small.PeakRss.Keys.Select(s => $"{s} {m.GrowthRatios[s]:0.00}×")), "(informative)", null);
+
+            Row(b, $"peak RSS of the embedded broker (the bench process, which also hosts it): {m.Rows:N0}-row vs {m.Small.Rows}-row transaction",
+                $"{m.Large.BrokerPeakRss / 1048576.0:0} MiB", $"{m.Small.BrokerPeakRss / 1048576.0:0} MiB", "", "(informative)", null);
+            Row(b, $"the {m.Rows:N0}-row transaction applied by the three worker processes, commit → target applied", $"{m.Large.Seconds:0.00} s, {m.Rows / m.Large.Seconds:N0} rows/s",
+                "", "", "every row", m.Large.TargetComplete && m.Middle.TargetComplete && m.Small.TargetComplete);
         }
 
         var peaks = new List<string>();

@@ -72,14 +72,24 @@ public static class CaptureProbe
             }
 
             consumer.Assign(tpo);
+            // Up to the high watermark read when we started, however slow the broker is on a loaded machine: a
+            // read that stopped early would hand the test a silently shortened topic.
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+            var read = 0L;
             while (true)
             {
-                var r = consumer.Consume(TimeSpan.FromSeconds(10));
+                var r = consumer.Consume(TimeSpan.FromSeconds(1));
                 if (r is null)
                 {
-                    break;
+                    if (DateTime.UtcNow > deadline)
+                    {
+                        throw new TimeoutException($"{tpo.TopicPartition}: read {read} of its {high.Value} messages in 90 s");
+                    }
+
+                    continue;
                 }
 
+                read++;
                 result.Add(r.Message);
                 if (r.Offset.Value + 1 >= high.Value)
                 {

@@ -188,8 +188,6 @@ public sealed class DeclarativeMapping : ITargetMapping
 
     public bool Handles(string source, TableId table) => _rules.ContainsKey((source, table)) || _excluded.Contains((source, table));
 
-    public bool IsExcluded(string source, TableId table) => _excluded.Contains((source, table));
-
     public void Map(RawChange change, MappingOutput output)
     {
         if (!_rules.TryGetValue((change.Source, change.Table), out var rules))

@@ -1,0 +1,128 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using Peeq.Cdc.Configuration;
+using Peeq.Cdc.Contracts;
+using Peeq.Cdc.Embedded;
+using Peeq.Cdc.Postgres;
+using static Peeq.Cdc.Bench.BenchRig;
+
+namespace Peeq.Cdc.Bench;
+
+/// <summary>
+/// Each worker's memory against transaction size, the way they run in production: <c>peeq-cdc capture</c>,
+/// <c>transform</c> and <c>sink</c> as three child processes, each with its own peak RSS (the kernel's
+/// <c>VmHWM</c> of that process), the embedded broker in the bench process and reported on its own. The same
+/// pipeline runs three times, on fresh sources: one 10-row source transaction, one of N/10 rows and one of N
+/// rows (default 1,000,000); each committed after the workers have started and drained their (empty)
+/// snapshot, each ends when the target has applied it. The target: every worker's peak with the
+/// N-row transaction within 1.5× of its peak with the 10-row one. The N/10 run shows whether what a worker
+/// holds beyond its idle size still grows with the transaction (it should not: N vs N/10 near 1×) or is a
+/// fixed working set (buffers, batches, the broker client's queues).
+/// </summary>
+public sealed class MemoryBenchmark(int rows)
+{
+    private static readonly string[] Stages = ["capture", "transform", "sink"];
+
+    public const int SmallRows = 10;
+
+    public async Task<MemoryBenchResult> RunAsync()
+    {
+        await using var legacy = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions { Name = "bench-memory-legacy" });
+        await using var targetPg = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions { Name = "bench-memory-target" });
+        using var kafka = EmbeddedKafka.Start();
+        var work = Path.Combine(Path.GetTempPath(), $"peeq-bench-memory-{Environment.ProcessId}");
+        Directory.CreateDirectory(work);
+        var small = await RunOnceAsync(legacy, targetPg, kafka, "small", SmallRows, work);
+        var middle = await RunOnceAsync(legacy, targetPg, kafka, "middle", Math.Max(SmallRows, rows / 10), work);
+        var large = await RunOnceAsync(legacy, targetPg, kafka, "large", rows, work);
+        return new MemoryBenchResult(rows, small, middle, large);
+    }
+
+    private static async Task<MemoryRun> RunOnceAsync(EmbeddedPostgres legacy, EmbeddedPostgres targetPg, EmbeddedKafka kafka, string name, int rows, string work)
+    {
+        var sourceCs = await legacy.CreateDatabaseAsync("memory_" + name);
+        var targetCs = await targetPg.CreateDatabaseAsync("memory_" + name + "_target");
+        await Exec(sourceCs, "CREATE TABLE rows (id bigint PRIMARY KEY, account uuid NOT NULL, amount numeric(12,2) NOT NULL, note text, at timestamptz NOT NULL)");
+        var source = "memory_" + name;
+        var options = new PipelineOptions
+        {
+            Kafka = new KafkaOptions { BootstrapServers = kafka.BootstrapServers, TopicPrefix = "bench-memory-" + name },
+            Sources = [new SourceOptions { Name = source, ConnectionString = sourceCs, Target = "target", Tables = ["rows"] }],
+            Targets = [new TargetOptions { Name = "target", ConnectionString = targetCs }],
+            Capture = new CaptureOptions { HeartbeatInterval = TimeSpan.FromSeconds(1) },
+            Http = new HttpOptions { Urls = "" },
+        };
+        var dir = Path.Combine(work, name);
+        Directory.CreateDirectory(dir);
+        var configPath = Path.Combine(dir, "peeq-cdc.yaml");
+        await WorkerProcess.WriteConfigAsync(options, configPath);
+        await Kafka.PipelineTopics.EnsureAllAsync(kafka, options, CancellationToken.None);
+        var sealKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+
+        GC.Collect();
+        ResetPeakRss();
+        var workers = Stages.ToDictionary(s => s, s => WorkerProcess.Start(s, configPath, sealKey, dir));
+        try
+        {
+            if (!await PipelineProgress.WaitForDrainAsync(options, TimeSpan.FromMinutes(2), CancellationToken.None))
+            {
+                throw new InvalidOperationException($"memory bench ({name}): the pipeline did not start and drain within 2 minutes (worker logs in {dir})");
+            }
+
+            var idle = Stages.ToDictionary(s => s, s => workers[s].PeakRssBytes() ?? 0);
+            var clock = Stopwatch.StartNew();
+            await Exec(sourceCs, $"INSERT INTO rows SELECT g, md5(g::text)::uuid, (g % 100000) / 100.0, 'row ' || g, now() FROM generate_series(1, {rows}) g");
+            var goal = Lsn.Parse(await Scalar<string>(sourceCs, "SELECT pg_current_wal_lsn()::text"));
+            var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(30);
+            while (true)
+            {
+                var applied = await PipelineProgress.AppliedAsync(options, CancellationToken.None);
+                if (applied.TryGetValue(source, out var a) && a.EndLsn >= goal)
+                {
+                    break;
+                }
+
+                if (workers.FirstOrDefault(w => w.Value.HasExited) is { Value: not null } dead)
+                {
+                    throw new InvalidOperationException($"memory bench ({name}): {dead.Key} exited with code {dead.Value.ExitCode} (log in {dir})");
+                }
+
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new TimeoutException($"memory bench ({name}): the {rows:N0}-row transaction was not applied within 30 minutes (worker logs in {dir})");
+                }
+
+                await Task.Delay(100);
+            }
+
+            clock.Stop();
+            var peaks = Stages.ToDictionary(s => s, s => workers[s].PeakRssBytes() ?? 0);
+            var count = await Scalar<long>(targetCs, "SELECT count(*) FROM rows");
+            Console.Error.WriteLine($"bench: memory ({rows:N0}-row transaction) applied in {clock.Elapsed.TotalSeconds:0.0} s; peak RSS MiB "
+                + string.Join(", ", Stages.Select(s => $"{s} {peaks[s] / 1048576.0:0}")) + $", broker (bench process) {PeakRssBytes() / 1048576.0:0}");
+            return new MemoryRun(rows, clock.Elapsed.TotalSeconds, idle, peaks, PeakRssBytes(), count == rows);
+        }
+        finally
+        {
+            foreach (var w in workers.Values)
+            {
+                w.Kill9();
+            }
+        }
+    }
+}
+
+/// <summary>One run: each worker's peak RSS after start-up (idle) and after the transaction was applied.</summary>
+public sealed record MemoryRun(int Rows, double Seconds, IReadOnlyDictionary<string, long> IdlePeakRss, IReadOnlyDictionary<string, long> PeakRss,
+    long BrokerPeakRss, bool TargetComplete);
+
+public sealed record MemoryBenchResult(int Rows, MemoryRun Small, MemoryRun Middle, MemoryRun Large)
+{
+    /// <summary>Each worker's peak with the large transaction over its peak with the small one.</summary>
+    public IReadOnlyDictionary<string, double> Ratios => Small.PeakRss.Keys.ToDictionary(s => s, s => (double)Large.PeakRss[s] / Math.Max(1, Small.PeakRss[s]));
+
+    /// <summary>Each worker's peak with the large transaction over its peak with one a tenth of its size.</summary>
+    public IReadOnlyDictionary<string, double> GrowthRatios => Small.PeakRss.Keys.ToDictionary(s => s, s => (double)Large.PeakRss[s] / Math.Max(1, Middle.PeakRss[s]));
+
+    public bool Bounded => Ratios.Values.All(r => r <= 1.5);
+}

@@ -26,7 +26,10 @@ public sealed record ReconcileBenchResult(
     long DifferencesFound,
     int DifferencesInjected,
     IReadOnlyList<double> ReconcileRuns,
-    IReadOnlyList<double> CopyRuns);
+    IReadOnlyList<double> CopyRuns,
+    double QuerySeconds,
+    IReadOnlyList<double> QueryRuns,
+    IReadOnlyList<double> CpuRuns);
 
 /// <summary>
 /// The reconciler on one table pair of N rows (transaction-db's transactions, the seed's largest table:
@@ -115,6 +118,8 @@ public sealed class ReconcileBenchmark(int rows)
         // PEEQ_BENCH_LOG=information shows the reconciler's phases (each table's comparison time).
         using var logs = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.TimestampFormat = "HH:mm:ss.fff ").SetMinimumLevel(BenchRig.LogLevelFromEnvironment));
         var copyRuns = new List<double>();
+        var queryRuns = new List<double>();
+        var cpuRuns = new List<double>();
         var reconcileRuns = new List<double>();
         long peakRss = 0, peakManaged = 0;
         ReconciliationReport? report = null;
@@ -123,6 +128,8 @@ public sealed class ReconcileBenchmark(int rows)
         {
             copyRuns.Add(await CopyBothAsync(sourceCs, targetCs));
             Console.Error.WriteLine($"bench: binary COPY of both sides ordered by key: {copyRuns[^1]:0.00} s");
+            queryRuns.Add(await QueriesBothAsync(sourceCs, targetCs, lineage));
+            Console.Error.WriteLine($"bench: the reconciler's own two queries (text results), drained concurrently: {queryRuns[^1]:0.00} s");
             GC.Collect();
             using var sampling = new CancellationTokenSource();
             var sampler = Task.Run(async () =>
@@ -139,7 +146,8 @@ public sealed class ReconcileBenchmark(int rows)
             var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
             report = await new Reconciliation(config, mappings, logs.CreateLogger("reconcile")).RunAsync(dir, CancellationToken.None);
             reconcileRuns.Add(clock.Elapsed.TotalSeconds);
-            Console.Error.WriteLine($"bench: reconciler process CPU {(Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds:0.00} s");
+            cpuRuns.Add((Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds);
+            Console.Error.WriteLine($"bench: reconciler process CPU {cpuRuns[^1]:0.00} s");
             await sampling.CancelAsync();
             await sampler;
             Directory.Delete(dir, true);
@@ -149,7 +157,8 @@ public sealed class ReconcileBenchmark(int rows)
         var reconcileSeconds = reconcileRuns.Min();
         var copySeconds = copyRuns.Min();
         return new ReconcileBenchResult(rows, reconcileSeconds, copySeconds, reconcileSeconds / copySeconds, rows / reconcileSeconds,
-            peakRss, baselineRss, peakManaged, report!.Verdict.ToString(), report.Checksums.Sum(c => c.RowsCompared), report.Totals.Differences, 4, reconcileRuns, copyRuns);
+            peakRss, baselineRss, peakManaged, report!.Verdict.ToString(), report.Checksums.Sum(c => c.RowsCompared), report.Totals.Differences, 4, reconcileRuns, copyRuns,
+            queryRuns.Min(), queryRuns, cpuRuns);
     }
 
     /// <summary>Both sides read in full, ordered by key, in binary, at the same time: the floor for any full comparison.</summary>
@@ -168,6 +177,41 @@ public sealed class ReconcileBenchmark(int rows)
             while (await raw.ReadAsync(buffer, 0, buffer.Length) > 0)
             {
             }
+        }
+    }
+
+    /// <summary>
+    /// The reconciler's own two queries, with the SQL it sends for this pair (source rows in key order; target rows
+    /// joined to their lineage in origin-key order) and text results as it reads them, drained concurrently without
+    /// looking at a value: what the servers alone take for a reconciliation, below which no client work can go.
+    /// </summary>
+    private static async Task<double> QueriesBothAsync(string sourceCs, string targetCs, string lineage)
+    {
+        const string columns = "\"id\", \"user_id\", \"item_id\", \"purchase_id\", \"price\", \"quantity\", \"currency\", \"status\", \"created_by_id\", \"created_on\"";
+        var target = $"""
+            SELECT l.origin_key->>'id', l.origin_key::text, l.lsn::text, {string.Join(", ", columns.Split(", ").Select(c => "t." + c))}
+            FROM "peeq_cdc"."{lineage}" l JOIN "public"."transactions" t ON t."id" = l."id"
+            WHERE l.source = 'transaction' AND l.origin_table = 'public.transactions' AND NOT l.deleted
+            ORDER BY (l.origin_key->>'id') COLLATE "C"
+            """;
+        var clock = Stopwatch.StartNew();
+        var sides = await Task.WhenAll(Drain(sourceCs, $"SELECT {columns} FROM \"public\".\"transactions\" t ORDER BY t.\"id\""), Drain(targetCs, target));
+        Console.Error.WriteLine($"bench: the reconciler's source query alone {sides[0]:0.00} s, its target query (lineage join, origin-key order) {sides[1]:0.00} s");
+        return clock.Elapsed.TotalSeconds;
+
+        static async Task<double> Drain(string cs, string sql)
+        {
+            var clock = Stopwatch.StartNew();
+            await using var conn = new NpgsqlConnection(cs);
+            await conn.OpenAsync();
+            await using var tx = await conn.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead);
+            await using var cmd = new NpgsqlCommand(sql, conn, tx) { CommandTimeout = 0, AllResultTypesAreUnknown = true };
+            await using var r = await cmd.ExecuteReaderAsync();
+            while (await r.ReadAsync())
+            {
+            }
+
+            return clock.Elapsed.TotalSeconds;
         }
     }
 

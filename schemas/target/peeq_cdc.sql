@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS peeq_cdc.parked_rows (
     payload           text,
     whole_transaction boolean     NOT NULL DEFAULT false,
     parked_at         timestamptz NOT NULL DEFAULT now(),
-    status            text        NOT NULL DEFAULT 'parked' CHECK (status IN ('parked', 'replayed', 'discarded')),
+    status            text        NOT NULL DEFAULT 'parked' CHECK (status IN ('parked', 'replayed', 'discarded', 'superseded')),
     resolved_at       timestamptz,
     resolved_by       text,
     target_key        jsonb,
@@ -65,6 +65,16 @@ CREATE TABLE IF NOT EXISTS peeq_cdc.parked_rows (
 ALTER TABLE peeq_cdc.parked_rows ADD COLUMN IF NOT EXISTS target_key jsonb;
 ALTER TABLE peeq_cdc.parked_rows ADD COLUMN IF NOT EXISTS held_behind pg_lsn;
 ALTER TABLE peeq_cdc.parked_rows ADD COLUMN IF NOT EXISTS payload_kind text NOT NULL DEFAULT 'raw';
+-- status 'superseded': a change parked because it kept unchanged TOASTed values of a row the target did not hold,
+-- resolved automatically once its snapshot wrote that row whole later (docs/operations.md, "Parked rows").
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'peeq_cdc.parked_rows'::regclass AND conname = 'parked_rows_status_check'
+                   AND pg_get_constraintdef(oid) LIKE '%superseded%') THEN
+        ALTER TABLE peeq_cdc.parked_rows DROP CONSTRAINT IF EXISTS parked_rows_status_check;
+        ALTER TABLE peeq_cdc.parked_rows ADD CONSTRAINT parked_rows_status_check CHECK (status IN ('parked', 'replayed', 'discarded', 'superseded'));
+    END IF;
+END $$;
 CREATE UNIQUE INDEX IF NOT EXISTS parked_rows_position ON peeq_cdc.parked_rows (source, commit_lsn, seq, sub);
 CREATE INDEX IF NOT EXISTS parked_rows_open ON peeq_cdc.parked_rows (status) WHERE status = 'parked';
 CREATE INDEX IF NOT EXISTS parked_rows_whole_open ON peeq_cdc.parked_rows (source, commit_lsn) WHERE whole_transaction AND status = 'parked';

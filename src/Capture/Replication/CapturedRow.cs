@@ -35,6 +35,40 @@ public sealed class CapturedRow : IRowImage
 
     public string? this[int i] => _values[i];
 
+    /// <summary>True when pgoutput left a TOASTed value out because the change did not touch it.</summary>
+    public bool HasUnchangedToast => _unchanged.Any(u => u);
+
+    /// <summary>
+    /// This row with <paramref name="change"/>'s explicit values laid over it, column by column (by name); a column
+    /// the change left unchanged keeps this row's value. Null when the change names a column this row lacks.
+    /// </summary>
+    public CapturedRow? Overlay(CapturedRow change)
+    {
+        var merged = new CapturedRow(_columns, _protector);
+        Array.Copy(_values, merged._values, _values.Length);
+        Array.Copy(_present, merged._present, _present.Length);
+        Array.Copy(_unchanged, merged._unchanged, _unchanged.Length);
+        for (var j = 0; j < change._columns.Length; j++)
+        {
+            if (!change._present[j])
+            {
+                continue;
+            }
+
+            var i = Array.FindIndex(_columns, c => c.Name == change._columns[j].Name);
+            if (i < 0)
+            {
+                return null;
+            }
+
+            merged._values[i] = change._values[j];
+            merged._present[i] = true;
+            merged._unchanged[i] = false;
+        }
+
+        return merged;
+    }
+
     /// <summary>
     /// Copies a tuple out. With <paramref name="keyOnly"/> (an old-key tuple), the non-key columns pgoutput
     /// sends as NULL placeholders are left absent: absent is not NULL.
@@ -77,6 +111,23 @@ public sealed class CapturedRow : IRowImage
         var row = new CapturedRow(columns, protector);
         Array.Copy(values, row._values, values.Length);
         Array.Fill(row._present, true);
+        return row;
+    }
+
+    /// <summary>A change's new row as pgoutput sends it: <paramref name="unchanged"/> columns left out (TOAST not re-sent). For tests.</summary>
+    internal static CapturedRow FromChange(CapturedColumn[] columns, string?[] values, bool[] unchanged, ISensitiveValueProtector protector)
+    {
+        var row = FromValues(columns, values, protector);
+        for (var i = 0; i < columns.Length; i++)
+        {
+            if (unchanged[i])
+            {
+                row._values[i] = null;
+                row._present[i] = false;
+                row._unchanged[i] = true;
+            }
+        }
+
         return row;
     }
 

@@ -405,7 +405,7 @@ public sealed class SourceCaptureSession
                         if (!Suppressed(tx, rel))
                         {
                             var key = Emit(tx, rel, ChangeOp.Create, new Lsn((ulong)i.WalStart), null, after, after, _eventsInsert);
-                            Watch(rel, key, null);
+                            Watch(rel, key, null, after);
                         }
 
                         break;
@@ -425,7 +425,7 @@ public sealed class SourceCaptureSession
                         if (!Suppressed(tx, rel))
                         {
                             var key = Emit(tx, rel, ChangeOp.Update, new Lsn((ulong)u.WalStart), before, after, after, _eventsUpdate);
-                            Watch(rel, key, before);
+                            Watch(rel, key, before, after);
                         }
 
                         break;
@@ -443,7 +443,7 @@ public sealed class SourceCaptureSession
                         if (!Suppressed(tx, rel))
                         {
                             var key = Emit(tx, rel, ChangeOp.Delete, new Lsn((ulong)d.WalStart), before, null, before, _eventsDelete);
-                            Watch(rel, key, null);
+                            Watch(rel, key, null, null);
                         }
 
                         break;
@@ -534,19 +534,19 @@ public sealed class SourceCaptureSession
     private bool Suppressed(TransactionState tx, CapturedRelation rel) =>
         !ctx.Source.Tables.ContainsKey(rel.Table) || _tracker.SuppressChange(rel.Table, tx.CommitLsn);
 
-    /// <summary>Tells the tracker which rows a change touched, when a snapshot of its table is running.</summary>
-    private void Watch(CapturedRelation rel, byte[] key, CapturedRow? before)
+    /// <summary>Tells the tracker which rows a change touched and what it left there (<paramref name="after"/>; null: gone), when a snapshot of its table is running.</summary>
+    private void Watch(CapturedRelation rel, byte[] key, CapturedRow? before, CapturedRow? after)
     {
         if (!rel.HasKey || !_tracker.Watches(rel.Table))
         {
             return;
         }
 
-        _tracker.OnKey(rel.Table, key);
-        if (before is not null)
+        _tracker.OnChange(rel.Table, key, after);
+        if (before is not null && RawEventCodec.WriteKey(before.KeyImage, rel.Table.ToString()) is var old && !old.AsSpan().SequenceEqual(key))
         {
-            // The key may have changed: the old key's row is gone from where the chunk read it.
-            _tracker.OnKey(rel.Table, RawEventCodec.WriteKey(before.KeyImage, rel.Table.ToString()));
+            // The key changed: the old key's row is gone from where the chunk read it.
+            _tracker.OnChange(rel.Table, old, null);
         }
     }
 
@@ -599,14 +599,24 @@ public sealed class SourceCaptureSession
         long seq = 0;
         foreach (var row in chunk.Rows)
         {
-            if (action.Drop is null || action.Drop.Contains(Encoding.UTF8.GetString(row.Key)))
+            var image = row.Row;
+            if (action.Drop is null)
             {
                 continue;
             }
 
+            if (action.Drop.Contains(Encoding.UTF8.GetString(row.Key)))
+            {
+                // The stream carries this row newer; unless it cannot carry it whole (unchanged TOAST), merged here.
+                if (!action.Merged.TryGetValue(Encoding.UTF8.GetString(row.Key), out image))
+                {
+                    continue;
+                }
+            }
+
             var position = new SourcePosition(at, ++seq);
             RawEventCodec.WriteChange(_buffer.Writer, _name, ctx.Source.Database, chunk.Table, ChangeOp.Read, position, at, 0, ts, snapshot: true,
-                null, row.Row, row.Row.Unchanged, seq);
+                null, image, image.Unchanged, seq);
             ctx.Producer.ProduceChange(row.Key, _buffer.Written, position);
             if ((seq & 255) == 0 && ctx.Window.IsFull)
             {

@@ -1,4 +1,5 @@
 using System.Text;
+using Peeq.Cdc.Capture.Replication;
 using Peeq.Cdc.Contracts;
 
 namespace Peeq.Cdc.Capture.Snapshot;
@@ -19,6 +20,12 @@ namespace Peeq.Cdc.Capture.Snapshot;
 /// (synchronous replication holds a committed transaction invisible until the standby answers).
 /// Transactions the chunk's snapshot saw are forgotten at once, so memory stays proportional to the
 /// transactions in progress, not to the table's write rate.
+///
+/// One exception to dropping: when the first change of a chunk row's key in the window is an update that
+/// left a TOASTed column out (pgoutput sends it as "unchanged", value not in the WAL), the stream does not
+/// carry that row whole, and a Sink that does not hold the row yet cannot apply it. The chunk row is then
+/// emitted merged: the window's changes of that key laid over it in commit order (an unchanged column kept
+/// the value the chunk read, since no change in between set it), which is the row as of the high watermark.
 /// </summary>
 public sealed class WatermarkTracker
 {
@@ -146,8 +153,16 @@ public sealed class WatermarkTracker
         }
     }
 
-    /// <summary>A change of a watched table touched the row with this event key.</summary>
-    public void OnKey(TableId table, ReadOnlySpan<byte> key)
+    /// <summary>A change of a watched table touched the row with this event key (what it did unknown: never merged).</summary>
+    public void OnKey(TableId table, ReadOnlySpan<byte> key) => Record(table, key, null, known: false);
+
+    /// <summary>
+    /// A change of a watched table left the row with this event key as <paramref name="after"/> (null: the
+    /// row is gone from that key, deleted or moved to another key).
+    /// </summary>
+    public void OnChange(TableId table, ReadOnlySpan<byte> key, CapturedRow? after) => Record(table, key, after, known: true);
+
+    private void Record(TableId table, ReadOnlySpan<byte> key, CapturedRow? after, bool known)
     {
         lock (_lock)
         {
@@ -157,7 +172,9 @@ public sealed class WatermarkTracker
             }
 
             _open ??= new TrackedTransaction(_openXid);
-            _open.Keys.Add(Encoding.UTF8.GetString(key));
+            var k = Encoding.UTF8.GetString(key);
+            _open.Keys.Add(k);
+            _open.Changes.Add(new TrackedChange(k, after, known));
         }
     }
 
@@ -245,21 +262,18 @@ public sealed class WatermarkTracker
                     {
                         HashSet<string> drop = [];
                         var all = false;
-                        foreach (var t in _committed)
+                        var window = _committed.Where(t => !chunk.Snapshot.Sees(t.Xid)).ToList();
+                        foreach (var t in window)
                         {
-                            if (chunk.Snapshot.Sees(t.Xid))
-                            {
-                                continue;
-                            }
-
                             all |= t.All;
                             drop.UnionWith(t.Keys);
                         }
 
+                        var merged = all ? [] : Merge(chunk, drop, window);
                         _committed.RemoveAll(t => chunk.Snapshot.Sees(t.Xid));
                         _chunk = null;
                         _snapshot = null;
-                        return new WatermarkAction(chunk, all ? null : drop, _since);
+                        return new WatermarkAction(chunk, all ? null : drop, _since) { Merged = merged };
                     }
 
                 default:
@@ -268,11 +282,69 @@ public sealed class WatermarkTracker
         }
     }
 
+    /// <summary>
+    /// The dropped chunk rows that must be emitted merged instead (see the class comment): those whose key's
+    /// first change in the window is an update with unchanged TOASTed columns and whose every change there is known.
+    /// </summary>
+    private static Dictionary<string, CapturedRow> Merge(SnapshotChunk chunk, HashSet<string> drop, List<TrackedTransaction> window)
+    {
+        Dictionary<string, CapturedRow> merged = new(StringComparer.Ordinal);
+        if (!window.Any(t => t.Changes.Any(c => c.After is { HasUnchangedToast: true })))
+        {
+            return merged;
+        }
+
+        var byKey = window.SelectMany(t => t.Changes).GroupBy(c => c.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
+        foreach (var row in chunk.Rows)
+        {
+            var key = Encoding.UTF8.GetString(row.Key);
+            if (!drop.Contains(key) || !byKey.TryGetValue(key, out var changes))
+            {
+                continue;
+            }
+
+            if (changes[0] is not { Known: true, After.HasUnchangedToast: true })
+            {
+                continue; // the stream carries the row whole first: dropping is right
+            }
+
+            CapturedRow? state = row.Row;
+            foreach (var c in changes)
+            {
+                if (!c.Known)
+                {
+                    state = null;
+                    break;
+                }
+
+                state = c.After is null ? null
+                    : state is null ? (c.After.HasUnchangedToast ? null : c.After)
+                    : state.Overlay(c.After);
+                if (state is null && c.After is not null)
+                {
+                    break; // a value the merge cannot know: left to the stream (the Sink parks what it cannot apply)
+                }
+            }
+
+            if (state is not null)
+            {
+                merged[key] = state;
+            }
+        }
+
+        return merged;
+    }
+
+    private sealed record TrackedChange(string Key, CapturedRow? After, bool Known);
+
     private sealed class TrackedTransaction(uint xid)
     {
         public uint Xid { get; } = xid;
 
         public HashSet<string> Keys { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>The transaction's changes of the watched table, in order (for merging, see the class comment).</summary>
+        public List<TrackedChange> Changes { get; } = [];
 
         public bool All { get; set; }
     }
@@ -281,6 +353,10 @@ public sealed class WatermarkTracker
 /// <summary>
 /// What the reader does at a high watermark: emit <see cref="Chunk"/> without the rows keyed in <see cref="Drop"/>
 /// (null: drop every row, the table was truncated by a transaction the chunk did not see).
-/// <see cref="Since"/> is the table's low watermark position in this session.
+/// <see cref="Since"/> is the table's low watermark position in this session. A dropped row found in
+/// <see cref="Merged"/> is emitted as that merged row instead (the row as of the high watermark).
 /// </summary>
-public sealed record WatermarkAction(SnapshotChunk Chunk, HashSet<string>? Drop, Lsn Since);
+public sealed record WatermarkAction(SnapshotChunk Chunk, HashSet<string>? Drop, Lsn Since)
+{
+    public IReadOnlyDictionary<string, CapturedRow> Merged { get; init; } = new Dictionary<string, CapturedRow>();
+}

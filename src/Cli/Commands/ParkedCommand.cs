@@ -20,7 +20,7 @@ public static class ParkedCommand
         var listConfig = CliOptions.Config();
         var listTarget = new Option<string?>("--target") { Description = "Only this target" };
         var source = new Option<string?>("--source") { Description = "Only this source" };
-        var status = new Option<string>("--status") { Description = "parked (default), replayed, discarded or all", DefaultValueFactory = _ => "parked" };
+        var status = new Option<string>("--status") { Description = "parked (default), replayed, discarded, superseded or all", DefaultValueFactory = _ => "parked" };
         var limit = new Option<int>("--limit") { Description = "At most this many rows per target", DefaultValueFactory = _ => 1000 };
         list.Options.Add(listConfig);
         list.Options.Add(listTarget);
@@ -31,9 +31,9 @@ public static class ParkedCommand
         {
             var pipeline = PipelineConfig.Load(parse.GetValue(listConfig)!.FullName);
             var wanted = parse.GetValue(status) is "all" ? null : parse.GetValue(status);
-            if (wanted is not (null or "parked" or "replayed" or "discarded"))
+            if (wanted is not (null or "parked" or "replayed" or "discarded" or "superseded"))
             {
-                Console.Error.WriteLine($"error: --status must be parked, replayed, discarded or all (got '{wanted}')");
+                Console.Error.WriteLine($"error: --status must be parked, replayed, discarded, superseded or all (got '{wanted}')");
                 return 2;
             }
 

@@ -74,7 +74,8 @@ public sealed class ActualStream : IAsyncDisposable
         cmd.Parameters.Add(new NpgsqlParameter("source", source.Source.Name));
         cmd.Parameters.Add(new NpgsqlParameter("origin", source.Id.ToString()));
         var stream = new ActualStream(snapshot, lease, cmd, table, source.KeySorts);
-        stream._reader = await cmd.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, ct);
+        // Not SequentialAccess: each row arrives whole in the reader's buffer, and is read without an awaited seek per column.
+        stream._reader = await cmd.ExecuteReaderAsync(ct);
         return stream;
     }
 
@@ -121,7 +122,7 @@ public sealed class ActualStream : IAsyncDisposable
         var origin = new string?[n];
         for (var i = 0; i < n; i++)
         {
-            origin[i] = await r.IsDBNullAsync(i, ct) ? null : r.GetString(i);
+            origin[i] = r.IsDBNull(i) ? null : r.GetString(i);
         }
 
         var originJson = r.GetString(n);
@@ -129,7 +130,7 @@ public sealed class ActualStream : IAsyncDisposable
         var values = new string?[_table.Columns.Count];
         for (var i = 0; i < values.Length; i++)
         {
-            values[i] = await r.IsDBNullAsync(n + 2 + i, ct) ? null : r.GetString(n + 2 + i);
+            values[i] = r.IsDBNull(n + 2 + i) ? null : r.GetString(n + 2 + i);
         }
 
         Rows++;

@@ -9,11 +9,14 @@ using Peeq.Cdc.Transform.Mapping;
 namespace Peeq.Cdc.Reconciler.Rows;
 
 /// <summary>One row the mapping says the target should hold for an origin.</summary>
-public sealed class ExpectedRow(string keyCanon, string keyJson, JsonObject row, IReadOnlyList<string> unchanged, ConflictClaim? claim)
+public sealed class ExpectedRow(string keyCanon, Func<string> keyJson, JsonObject row, IReadOnlyList<string> unchanged, ConflictClaim? claim)
 {
+    private string? _keyJson;
+
     public string KeyCanon { get; } = keyCanon;
 
-    public string KeyJson { get; } = keyJson;
+    /// <summary>The key as JSON for reports: only a difference needs it, so it is written on first use (in the range that built the row).</summary>
+    public string KeyJson => _keyJson ??= keyJson();
 
     public JsonObject Row { get; } = row;
 
@@ -38,9 +41,16 @@ public sealed class MappedOrigin(SourceRow row)
 
     public string?[] Key => Source.OriginKey;
 
-    public JsonObject KeyJson => Source.Change.Key ?? [];
+    private JsonObject? _keyJson;
+    private string? _keyText;
+    private string? _keyCanon;
 
-    public string KeyText => KeyJson.ToJsonString();
+    public JsonObject KeyJson => _keyJson ??= Source.Change.Key ?? [];
+
+    public string KeyText => _keyText ??= KeyJson.ToJsonString();
+
+    /// <summary>The origin key as PostgreSQL prints it as jsonb (what the lineage's origin_key::text gives), computed once.</summary>
+    public string KeyCanon => _keyCanon ??= JsonbText.Canonical(KeyJson);
 
     /// <summary>The mapping's operations, in order.</summary>
     public List<RowOperation> Operations { get; } = [];
@@ -131,7 +141,7 @@ public sealed class Expectations(ITargetMapping mapping, TargetCatalog catalog, 
     private void Put(ExpectedTable table, TargetTableInfo? info, JsonObject key, JsonObject row, IReadOnlyList<string> unchanged, ConflictClaim? claim)
     {
         var canon = KeyCanon(info, key);
-        table.Rows[canon] = new ExpectedRow(canon, KeyJson(key), row, unchanged, claim);
+        table.Rows[canon] = new ExpectedRow(canon, () => KeyJson(key), row, unchanged, claim);
     }
 
     private static JsonObject KeyFrom(TargetTableInfo? info, JsonObject row)

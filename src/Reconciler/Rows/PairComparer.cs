@@ -43,6 +43,7 @@ internal sealed class PairComparer
     private readonly string? _movingReason;
     private readonly bool _recheck;
     private readonly XxHash3 _hash = new();
+    private readonly List<(string Name, string Hashed)> _columns = [];
     private readonly List<Candidate> _candidates = [];
     private ActualStream? _stream;
     private ActualGroup? _peek;
@@ -93,7 +94,7 @@ internal sealed class PairComparer
             }
 
             Track(o.KeyText);
-            CompareOrigin(o.Key, Canon(o.KeyText), expected, group);
+            CompareOrigin(o.Key, o.KeyCanon, expected, group);
         }
 
         if (last)
@@ -178,7 +179,9 @@ internal sealed class PairComparer
 
     private void CompareOrigin(string?[] origin, string originJson, ExpectedTable? expected, ActualGroup? actual)
     {
-        var matched = expected is null || actual is null ? null : new HashSet<string>(StringComparer.Ordinal);
+        // Which expected rows a target row matched: one flag for the usual single row, a set otherwise.
+        HashSet<string>? matched = null;
+        var matchedOnly = false;
         if (actual is not null)
         {
             _result.TargetRows += _recheck ? 0 : actual.Rows.Count;
@@ -186,7 +189,15 @@ internal sealed class PairComparer
             {
                 if (expected is not null && expected.Rows.TryGetValue(a.KeyCanon, out var e))
                 {
-                    matched!.Add(a.KeyCanon);
+                    if (expected.Rows.Count == 1)
+                    {
+                        matchedOnly = true;
+                    }
+                    else
+                    {
+                        (matched ??= new HashSet<string>(StringComparer.Ordinal)).Add(a.KeyCanon);
+                    }
+
                     CompareRow(origin, originJson, e, a);
                 }
                 else
@@ -202,7 +213,7 @@ internal sealed class PairComparer
             _result.ExpectedRows += _recheck ? 0 : expected.Rows.Count;
             foreach (var e in expected.Rows.Values)
             {
-                if (matched?.Contains(e.KeyCanon) == true)
+                if (expected.Rows.Count == 1 ? matchedOnly : matched?.Contains(e.KeyCanon) == true)
                 {
                     continue;
                 }
@@ -221,13 +232,15 @@ internal sealed class PairComparer
         }
 
         List<ColumnDifference>? diffs = null;
+        // Both checksums hash the same input (key, then each compared column's name and value) except that the
+        // expected side hashes a differing column's canonical expected value: one hash while the row agrees, the
+        // expected side replayed from the columns kept here only when it does not.
         _hash.Reset();
-        var expectedHash = new XxHash3();
         Append(_hash, e.KeyCanon);
-        Append(expectedHash, e.KeyCanon);
+        _columns.Clear();
         foreach (var (name, value) in e.Row)
         {
-            if (!_table!.ColumnIndex.TryGetValue(name, out var index) || e.Unchanged.Contains(name))
+            if (!_table!.ColumnIndex.TryGetValue(name, out var index) || (e.Unchanged.Count > 0 && e.Unchanged.Contains(name)))
             {
                 continue; // not a target column (the Sink ignores it), or kept as stored
             }
@@ -248,26 +261,39 @@ internal sealed class PairComparer
             var actualText = a.Values[index];
             Append(_hash, name);
             Append(_hash, actualText ?? Null);
-            Append(expectedHash, name);
-            if (CanonicalValue.Equal(expectedText, actualText, column.Type, out var canonical))
+            // The same text is the same stored value (CanonicalValue.Equal(x, x) holds for every x): only texts that
+            // differ are put in canonical form to tell a real difference from another spelling of the same value.
+            if (string.Equals(expectedText, actualText, StringComparison.Ordinal) || CanonicalValue.Equal(expectedText, actualText, column.Type, out var canonical))
             {
-                Append(expectedHash, actualText ?? Null);
+                _columns.Add((name, actualText ?? Null));
             }
             else
             {
-                Append(expectedHash, canonical ?? Null);
+                _columns.Add((name, canonical ?? Null));
                 (diffs ??= []).Add(sensitive
                     ? new ColumnDifference(name, "(sensitive value)", "(sensitive value, differs)")
                     : new ColumnDifference(name, column.Type.Kind == ValueKind.Array ? canonical : expectedText, actualText));
             }
         }
 
-        _rangeExpected += expectedHash.GetCurrentHashAsUInt64();
-        _rangeActual += _hash.GetCurrentHashAsUInt64();
-        if (diffs is not null)
+        var actualHash = _hash.GetCurrentHashAsUInt64();
+        _rangeActual += actualHash;
+        if (diffs is null)
         {
-            _candidates.Add(new Candidate(DifferenceKind.Changed, e.KeyCanon, e.KeyJson, origin, originJson, e, a, diffs));
+            _rangeExpected += actualHash;
+            return;
         }
+
+        _hash.Reset();
+        Append(_hash, e.KeyCanon);
+        foreach (var (name, hashed) in _columns)
+        {
+            Append(_hash, name);
+            Append(_hash, hashed);
+        }
+
+        _rangeExpected += _hash.GetCurrentHashAsUInt64();
+        _candidates.Add(new Candidate(DifferenceKind.Changed, e.KeyCanon, e.KeyJson, origin, originJson, e, a, diffs));
     }
 
     private ulong HashActual(ActualRow a)

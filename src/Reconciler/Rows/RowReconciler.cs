@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Dapper;
 using Peeq.Cdc.Contracts;
 using Peeq.Cdc.Reconciler.Reports;
@@ -53,18 +54,66 @@ public sealed class RowReconciler(RunCollector run, SensitiveHandling sensitive,
             }
 
             var keys = recheck?.Select(r => r.Origin.Key).DistinctBy(k => string.Join('\u001f', k)).ToList();
-            var batch = new List<MappedOrigin>(Math.Min(rangeRows, 10_000));
-            await foreach (var row in table.ReadAsync(snapshot, sensitive, keys, ct))
-            {
-                batch.Add(expectations.Map(row));
-                if (batch.Count >= rangeRows)
-                {
-                    await FlushAsync(batch, last: false);
-                    batch.Clear();
-                }
-            }
 
-            await FlushAsync(batch, last: true);
+            // The source is read and mapped on a task of its own, range by range, while this one compares the
+            // previous range with the target: the two sides' work overlaps (two ranges in flight at most, so
+            // memory stays bounded). The comparison, its order and everything it reports stay on this task.
+            var ranges = Channel.CreateBounded<List<MappedOrigin>>(new BoundedChannelOptions(2) { SingleReader = true, SingleWriter = true });
+            using var abandon = new CancellationTokenSource();
+            var producer = Task.Run(
+                async () =>
+                {
+                    try
+                    {
+                        var batch = new List<MappedOrigin>(Math.Min(rangeRows, 10_000));
+                        await foreach (var row in table.ReadAsync(snapshot, sensitive, keys, ct))
+                        {
+                            batch.Add(expectations.Map(row));
+                            if (batch.Count >= rangeRows)
+                            {
+                                // Only the hand-over is abandoned when the comparison failed: the source query is not
+                                // cancelled (that would abort the snapshot's transaction), the reader is closed as before.
+                                await ranges.Writer.WriteAsync(batch, abandon.Token);
+                                batch = new List<MappedOrigin>(Math.Min(rangeRows, 10_000));
+                            }
+                        }
+
+                        await ranges.Writer.WriteAsync(batch, abandon.Token);
+                    }
+                    finally
+                    {
+                        ranges.Writer.TryComplete();
+                    }
+                },
+                CancellationToken.None);
+            try
+            {
+                List<MappedOrigin>? previous = null;
+                while (await ranges.Reader.WaitToReadAsync(ct))
+                {
+                    while (ranges.Reader.TryRead(out var batch))
+                    {
+                        if (previous is not null)
+                        {
+                            await FlushAsync(previous, last: false);
+                        }
+
+                        previous = batch;
+                    }
+                }
+
+                await producer; // the source side's failure, if it failed
+                await FlushAsync(previous ?? [], last: true);
+            }
+            finally
+            {
+                if (!producer.IsCompleted)
+                {
+                    await abandon.CancelAsync();
+                }
+
+                await Task.WhenAny(producer); // its failure is the one awaited above, or secondary to this task's
+            }
         }
         finally
         {
@@ -140,18 +189,16 @@ public sealed class RowReconciler(RunCollector run, SensitiveHandling sensitive,
                 return;
             }
 
-            var parked = await run.ParkedOriginsAsync(target, table, unmappable.Select(o => Canon(o.KeyText)).ToList(), ct);
+            var parked = await run.ParkedOriginsAsync(target, table, unmappable.Select(o => o.KeyCanon).ToList(), ct);
             foreach (var o in unmappable)
             {
-                var key = Canon(o.KeyText);
+                var key = o.KeyCanon;
                 var status = parked.ContainsKey(key) ? DifferenceStatus.Parked : movingReason is null ? DifferenceStatus.Different : DifferenceStatus.Unresolved;
                 run.ReportUnmapped(new RowDifference(DifferenceKind.Unmapped, status, target.Name, "(not mapped)", key, table.Source.Name, table.Id.ToString(), key, [],
                     status == DifferenceStatus.Parked ? $"parked: {parked[key]}" : $"the mapping cannot map this row ({o.Unmappable}) and no parked row records it"));
             }
         }
     }
-
-    private static string Canon(string json) => JsonbText.TryCanonical(json, out var c) ? c : json;
 }
 
 /// <summary>An origin of a pair to compare again in a later round.</summary>

@@ -103,12 +103,14 @@ public sealed class SourceTable
         var values = new string?[columns.Count];
         var ts = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         long seq = 0;
-        await using var reader = await cmd.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, ct);
+        // Not SequentialAccess: each row arrives whole in the reader's buffer (memory is still one row), so the
+        // values are read synchronously instead of one awaited seek per column.
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
             for (var i = 0; i < values.Length; i++)
             {
-                values[i] = await reader.IsDBNullAsync(i, ct) ? null : reader.GetString(i);
+                values[i] = reader.IsDBNull(i) ? null : reader.GetString(i);
             }
 
             yield return ToRow(snapshot, values, buffer, sensitive, ts, ++seq);

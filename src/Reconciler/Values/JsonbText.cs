@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace Peeq.Cdc.Reconciler.Values;
 
@@ -25,6 +26,140 @@ public static class JsonbText
         {
             return false;
         }
+    }
+
+    /// <summary>
+    /// The same text as <see cref="TryCanonical(string, out string)"/> of <c>node.ToJsonString()</c> (or that JSON
+    /// text itself when it is not canonicalisable), written from the nodes without serialising and parsing them
+    /// again: the origin key of every source row passes through here.
+    /// </summary>
+    public static string Canonical(JsonNode node)
+    {
+        var sb = new StringBuilder(64);
+        if (TryWrite(sb, node))
+        {
+            return sb.ToString();
+        }
+
+        var json = node.ToJsonString();
+        return TryCanonical(json, out var canonical) ? canonical : json;
+    }
+
+    private static bool TryWrite(StringBuilder sb, JsonNode? node)
+    {
+        switch (node)
+        {
+            case null:
+                sb.Append("null");
+                return true;
+            case JsonObject o:
+                if (o.Count > 1)
+                {
+                    var keys = new List<(string Key, byte[] Bytes, JsonNode? Value)>(o.Count);
+                    foreach (var (k, v) in o)
+                    {
+                        if (HasSurrogate(k))
+                        {
+                            return false;
+                        }
+
+                        keys.Add((k, Encoding.UTF8.GetBytes(k), v));
+                    }
+
+                    keys.Sort((a, b) => a.Bytes.Length != b.Bytes.Length ? a.Bytes.Length.CompareTo(b.Bytes.Length) : a.Bytes.AsSpan().SequenceCompareTo(b.Bytes));
+                    sb.Append('{');
+                    for (var i = 0; i < keys.Count; i++)
+                    {
+                        if (i > 0)
+                        {
+                            sb.Append(", ");
+                        }
+
+                        WriteString(sb, keys[i].Key);
+                        sb.Append(": ");
+                        if (!TryWrite(sb, keys[i].Value))
+                        {
+                            return false;
+                        }
+                    }
+
+                    sb.Append('}');
+                    return true;
+                }
+
+                sb.Append('{');
+                foreach (var (k, v) in o)
+                {
+                    if (HasSurrogate(k))
+                    {
+                        return false;
+                    }
+
+                    WriteString(sb, k);
+                    sb.Append(": ");
+                    if (!TryWrite(sb, v))
+                    {
+                        return false;
+                    }
+                }
+
+                sb.Append('}');
+                return true;
+            case JsonArray a:
+                sb.Append('[');
+                for (var i = 0; i < a.Count; i++)
+                {
+                    if (i > 0)
+                    {
+                        sb.Append(", ");
+                    }
+
+                    if (!TryWrite(sb, a[i]))
+                    {
+                        return false;
+                    }
+                }
+
+                sb.Append(']');
+                return true;
+            case JsonValue v:
+                switch (v.GetValueKind())
+                {
+                    case JsonValueKind.String when v.TryGetValue<string>(out var s) && !HasSurrogate(s):
+                        WriteString(sb, s);
+                        return true;
+                    case JsonValueKind.Number when ExactDecimal.TryParse(v.ToJsonString(), out var d):
+                        sb.Append(d.ToString());
+                        return true;
+                    case JsonValueKind.True:
+                        sb.Append("true");
+                        return true;
+                    case JsonValueKind.False:
+                        sb.Append("false");
+                        return true;
+                    case JsonValueKind.Null:
+                        sb.Append("null");
+                        return true;
+                    default:
+                        return false;
+                }
+
+            default:
+                return false;
+        }
+    }
+
+    private static bool HasSurrogate(string s)
+    {
+        foreach (var c in s)
+        {
+            if (char.IsSurrogate(c))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static void Write(StringBuilder sb, JsonElement e)

@@ -588,6 +588,9 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
         await conn.ExecuteAsync(new CommandDefinition(sql.ToString(), new { source = owner, target_table = table.Id.ToString() }, cancellationToken: ct));
     }
 
+    /// <summary>The reason (part of it) of an upsert parked because it keeps values of a row the target does not hold.</summary>
+    internal const string UnknownUnchanged = "were unchanged at the source but the target does not hold this row";
+
     /// <summary>
     /// Rows the set-based statement did not apply for a reason other than age: keys another source owns
     /// (settled by the claims' priority, else parked), kept values the target never had (parked), a delete
@@ -611,7 +614,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
             switch (kind)
             {
                 case 't':
-                    parks.Add(new ParkedOp(row.Last, $"{table.Id} key {KeyText(row.Key)}: columns {string.Join(", ", row.Unchanged)} were unchanged at the source but the target does not hold this row, so their values are unknown"));
+                    parks.Add(new ParkedOp(row.Last, $"{table.Id} key {KeyText(row.Key)}: columns {string.Join(", ", row.Unchanged)} {UnknownUnchanged}, so their values are unknown"));
                     break;
                 case 'p':
                     promote.Add(owner!.canon);

@@ -20,6 +20,9 @@ public static class SnapshotProgress
     private static readonly Counter Swept = Metrics.CreateCounter(
         "peeq_cdc_sink_snapshot_swept_rows_total", "Target rows removed when a snapshot completed because the source no longer has them.", "source", "table");
 
+    private static readonly Counter Superseded = Metrics.CreateCounter(
+        "peeq_cdc_sink_parked_superseded_total", "Parked changes with unchanged TOASTed values resolved because the snapshot wrote their row whole later.", "source");
+
     private static readonly Counter Completed = Metrics.CreateCounter(
         "peeq_cdc_sink_snapshots_completed_total", "Table snapshots whose last chunk was applied.", "source");
 
@@ -66,6 +69,7 @@ public static class SnapshotProgress
                 since = m.Since.ToString(),
                 targets,
             }, cancellationToken: ct));
+            await ResolveSupersededAsync(conn, source, m, schema, logger, ct);
             if (row is null)
             {
                 continue; // an older generation's chunk: its rows applied, its progress superseded
@@ -92,6 +96,60 @@ public static class SnapshotProgress
             }
 
             await RefreshTableStateAsync(conn, source, m.Table, ct);
+        }
+    }
+
+    /// <summary>
+    /// An update that left TOASTed columns unchanged, for a row the target did not hold yet (its chunk still to
+    /// come, or being read), was parked: its unchanged values were unknown here. Once this source has written
+    /// that row whole (a chunk row, newer than the parked change: the chunk's read saw the change, or the chunk
+    /// row carries it merged) or deleted it at a later position, the parked change is part of what the target
+    /// holds. It is marked 'superseded' (by whom, when), not deleted; rows parked whole (financial tables) are left
+    /// to the operator.
+    /// </summary>
+    private static async Task ResolveSupersededAsync(NpgsqlConnection conn, string source, SnapshotMark m, SchemaChanges schema, ILogger? logger, CancellationToken ct)
+    {
+        foreach (var targetId in m.TargetTables ?? [])
+        {
+            TargetTable target;
+            try
+            {
+                target = await schema.GetTableAsync(targetId, ct);
+            }
+            catch (TargetTableMissingException)
+            {
+                continue;
+            }
+
+            if (target.Info.IsKeyless)
+            {
+                continue;
+            }
+
+            var n = await conn.ExecuteAsync(new CommandDefinition($"""
+                UPDATE peeq_cdc.parked_rows p
+                SET status = 'superseded', resolved_at = now(),
+                    resolved_by = 'snapshot ' || @generation || ' chunk ' || @chunk || ': row ' || CASE WHEN l.deleted THEN 'deleted' ELSE 'written whole' END || ' at ' || l.lsn::text || '#' || l.seq
+                FROM {target.QuotedLineage} l
+                WHERE p.status = 'parked' AND p.source = @source AND p.source_table = @origin AND p.target_table = @target
+                  AND NOT p.whole_transaction AND p.payload_kind = 'unified' AND strpos(p.reason, @reason) > 0
+                  AND l.source = p.source AND l.origin_table = p.source_table AND l.origin_key = p.source_key
+                  AND (l.lsn, l.seq) > (p.commit_lsn, p.seq)
+                """, new
+            {
+                source,
+                origin = m.Table.ToString(),
+                target = targetId.ToString(),
+                reason = BatchWriter.UnknownUnchanged,
+                generation = m.Generation.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                chunk = m.Chunk.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            }, cancellationToken: ct));
+            if (n > 0)
+            {
+                Superseded.WithLabels(source).Inc(n);
+                logger?.LogInformation("Sink {Source}: {Count} parked change(s) of {Table} with unchanged TOASTed values superseded by the snapshot's whole rows",
+                    source, n, m.Table);
+            }
         }
     }
 

@@ -78,6 +78,79 @@ public sealed class SnapshotTests(ITestOutputHelper output) : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// An UPDATE that leaves a TOASTed column unchanged (pgoutput sends it as 'u', the value is not in the WAL) of
+    /// rows the target does not hold yet: one inside the first chunk's watermark window (committed after the chunk's
+    /// MVCC snapshot, before its high watermark), one of a later chunk. The window is hit every time: the table is
+    /// added to a running source (no slot to create), a transaction kept open holds the snapshot at its low
+    /// watermark while the test takes the table's lock, and the chunk then waits on that lock right after it took
+    /// its snapshot. Without the merge the first row was lost (its chunk row dropped for the stream's change, which
+    /// the Sink could only park); the parked changes are resolved as superseded once their rows are written whole.
+    /// </summary>
+    [Fact]
+    public async Task an_update_leaving_a_toasted_column_unchanged_inside_a_chunks_watermark_window_loses_no_row_and_leaves_nothing_parked()
+    {
+        var source = await SharedPostgres.CreateDatabaseAsync("snap_toast_src");
+        var target = await SharedPostgres.CreateDatabaseAsync("snap_toast_dst");
+        // EXTERNAL storage: out of line and uncompressed, so every doc is TOASTed whatever pglz would make of it.
+        await SharedPostgres.ExecuteAsync(source, """
+            CREATE TABLE toast_first (id bigint PRIMARY KEY);
+            INSERT INTO toast_first VALUES (1);
+            CREATE TABLE toast_docs (id bigint PRIMARY KEY, v int NOT NULL, doc text NOT NULL);
+            ALTER TABLE toast_docs ALTER COLUMN doc SET STORAGE EXTERNAL;
+            INSERT INTO toast_docs SELECT g, 0, (SELECT string_agg(md5(g::text || '/' || i::text), '') FROM generate_series(1, 100) i) FROM generate_series(1, 40) g;
+            ANALYZE toast_docs;
+            """);
+        try
+        {
+            var first = PipelineHarness.Identity("snaptoast", source, target, _kafka.BootstrapServers, "toast_first");
+            await using (var pipeline = new PipelineHarness(first, _kafka, output))
+            {
+                await pipeline.StartAsync();
+                await CaptureProbe.WaitForSnapshotAsync(target, "snaptoast", "toast_first");
+                await pipeline.DrainAsync();
+            }
+
+            var second = PipelineHarness.Identity("snaptoast", source, target, _kafka.BootstrapServers, "toast_first", "toast_docs");
+            second.Capture.SnapshotChunkRows = 10;
+            await using var open = new Npgsql.NpgsqlConnection(source);
+            await open.OpenAsync();
+            await using var openTx = await open.BeginTransactionAsync();
+            await Exec(open, openTx, "SELECT txid_current()");
+            await using var holder = new Npgsql.NpgsqlConnection(source);
+            await holder.OpenAsync();
+            await using var tx = await holder.BeginTransactionAsync();
+
+            await using var pipeline2 = new PipelineHarness(second, _kafka, output);
+            await pipeline2.StartAsync();
+            await WaitForActivityAsync(source, "a.query LIKE '%pg_snapshot_xip%'", "the snapshot of toast_docs did not wait at its low watermark");
+            // An ACCESS EXCLUSIVE lock takes a transaction id (it is WAL-logged): after the low watermark's wait began, so not waited for.
+            await Exec(holder, tx, "LOCK TABLE toast_docs IN ACCESS EXCLUSIVE MODE");
+            await openTx.CommitAsync();
+            await WaitForActivityAsync(source, "a.query LIKE '%toast_docs%ORDER BY%LIMIT%' AND a.wait_event_type = 'Lock'",
+                "no snapshot chunk of toast_docs waited for the lock");
+
+            // The chunk's snapshot is taken and does not see this transaction, which commits before its high watermark.
+            Assert.Equal(2, await Exec(holder, tx, "UPDATE toast_docs SET v = v + 1 WHERE id IN (3, 35)"));
+            await tx.CommitAsync();
+            await CaptureProbe.WaitForSnapshotAsync(target, "snaptoast", "toast_docs");
+            await pipeline2.DrainAsync();
+
+            await TableComparer.AssertEqualAsync(source, target, TableId.Parse("toast_docs"));
+            Assert.Equal(0L, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM peeq_cdc.parked_rows WHERE status = 'parked'"));
+            // An update the Sink applied in a batch of its own, before its row's chunk, was parked on the way (the target did
+            // not hold the row; in a batch with the chunk it is folded into the chunk's row instead) and then resolved, the record kept.
+            var superseded = await SharedPostgres.ScalarAsync<long>(target,
+                "SELECT count(*) FROM peeq_cdc.parked_rows WHERE status = 'superseded' AND resolved_by LIKE 'snapshot 0 chunk %' AND reason LIKE '%columns doc were unchanged%'");
+            output.WriteLine($"{superseded} parked change(s) superseded");
+            Assert.Equal(superseded, await SharedPostgres.ScalarAsync<long>(target, "SELECT count(*) FROM peeq_cdc.parked_rows"));
+        }
+        finally
+        {
+            await SharedPostgres.ExecuteAsync(source, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database() AND NOT active");
+        }
+    }
+
     [Fact]
     public async Task snapshot_killed_with_kill_9_resumes_after_the_last_applied_chunk()
     {
@@ -266,6 +339,32 @@ public sealed class SnapshotTests(ITestOutputHelper output) : IAsyncLifetime
 
         Assert.Fail($"the snapshot did not reach {rows} rows");
         return 0;
+    }
+
+    private static async Task<int> Exec(Npgsql.NpgsqlConnection conn, Npgsql.NpgsqlTransaction tx, string sql)
+    {
+        await using var cmd = new Npgsql.NpgsqlCommand(sql, conn, tx);
+        return await cmd.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>Waits until a session of the source database matches <paramref name="condition"/> (over pg_stat_activity a).</summary>
+    private static async Task WaitForActivityAsync(string sourceCs, string condition, string failure)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (await SharedPostgres.ScalarAsync<long>(sourceCs,
+                $"SELECT count(*) FROM pg_stat_activity a WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND {condition}") > 0)
+            {
+                return;
+            }
+
+            await Task.Delay(50);
+        }
+
+        var seen = await SharedPostgres.ScalarAsync<string?>(sourceCs,
+            "SELECT string_agg(coalesce(wait_event_type, '-') || ': ' || query, ' | ') FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
+        Assert.Fail($"{failure}; sessions: {seen}");
     }
 
     private static async Task<(long, bool)> ScalarPairAsync(string cs, string sql)

@@ -1,4 +1,5 @@
 using System.Text;
+using Peeq.Cdc.Capture.Replication;
 using Peeq.Cdc.Capture.Snapshot;
 using Peeq.Cdc.Contracts;
 
@@ -80,6 +81,58 @@ public sealed class WatermarkTrackerTests
         Assert.Null(tracker.OnWatermark(earlier.Content("high", 1), Lsn.Parse("0/30")));
         Assert.NotNull(tracker.OnWatermark(tracker.Content("high", 1), Lsn.Parse("0/40")));
     }
+
+    [Fact]
+    public void a_dropped_row_whose_first_change_in_the_window_left_a_toasted_column_unchanged_is_emitted_merged_as_of_the_high_watermark()
+    {
+        var tracker = new WatermarkTracker("s1");
+        var low = tracker.Content("low", 1);
+        tracker.BeginTable(Items, low);
+        tracker.OnWatermark(low, Lsn.Parse("0/100"));
+        var snapshot = XidSnapshot.Parse("200:200:");
+        tracker.SetSnapshot(snapshot);
+        var chunk = new SnapshotChunk(Items, 0, 1, [Read("1", "0", "big-1"), Read("2", "0", "big-2"), Read("3", "0", "big-3"), Read("4", "0", "big-4")],
+            null, false, 4, 4, tracker.Content("high", 1), snapshot);
+        tracker.Offer(chunk);
+
+        // 1: v changed, doc unchanged, then v again: merged, the chunk's doc kept, the last v.
+        // 2: doc set explicitly first: the stream carries the row whole, dropped as before.
+        // 3: unchanged-doc update, then deleted: dropped.
+        // 4: unchanged-doc update, then an update setting doc: merged with the new doc.
+        tracker.OnBegin(201);
+        Update(tracker, "1", "5", null);
+        Update(tracker, "2", "5", "new-2");
+        Update(tracker, "3", "5", null);
+        Update(tracker, "4", "5", null);
+        tracker.OnCommit();
+        tracker.OnBegin(202);
+        Update(tracker, "1", "6", null);
+        Update(tracker, "2", "6", null);
+        tracker.OnChange(Items, Key("3"), null);
+        Update(tracker, "4", "6", "new-4");
+        tracker.OnCommit();
+
+        var action = tracker.OnWatermark(tracker.Content("high", 1), Lsn.Parse("0/200"));
+
+        Assert.NotNull(action);
+        Assert.Equal(new[] { "1", "2", "3", "4" }.Select(k => Encoding.UTF8.GetString(Key(k))), action.Drop!.Order(StringComparer.Ordinal));
+        Assert.Equal(2, action.Merged.Count);
+        Assert.Equal("1|6|big-1", Values(action.Merged[Encoding.UTF8.GetString(Key("1"))]));
+        Assert.Equal("4|6|new-4", Values(action.Merged[Encoding.UTF8.GetString(Key("4"))]));
+        Assert.Empty(action.Merged[Encoding.UTF8.GetString(Key("1"))].Unchanged);
+    }
+
+    private static readonly CapturedColumn[] Columns = [new("id", PgType.BuiltIn(20), true, false), new("v", PgType.BuiltIn(23), false, false), new("doc", PgType.BuiltIn(25), false, false)];
+
+    private static byte[] Key(string id) => Encoding.UTF8.GetBytes($"{{\"id\":{id}}}");
+
+    private static SnapshotRow Read(string id, string v, string doc) =>
+        new(CapturedRow.FromValues(Columns, [id, v, doc], OmitSensitiveValues.Instance), Key(id));
+
+    private static void Update(WatermarkTracker tracker, string id, string v, string? doc) =>
+        tracker.OnChange(Items, Key(id), CapturedRow.FromChange(Columns, [id, v, doc], [false, false, doc is null], OmitSensitiveValues.Instance));
+
+    private static string Values(CapturedRow row) => string.Join('|', row[0], row[1], row[2]);
 
     [Fact]
     public void pg_snapshot_visibility_follows_xmin_xmax_and_the_in_progress_list_modulo_2_32()

@@ -213,3 +213,38 @@ public sealed class ReconcilerFileTests
         return dir;
     }
 }
+
+public sealed class JsonbTextFromNodesTests
+{
+    /// <summary>The origin key of every source row is put in jsonb form from its nodes; it must equal the text path's result exactly.</summary>
+    [Theory]
+    [InlineData("""{"id": "8f14e45f-ceea-467a-9575-6c1d6f7b3b5a"}""")]
+    [InlineData("""{"id": 42}""")]
+    [InlineData("""{"b": 1, "aa": "x", "a": 2.50, "ab": null, "é": true, "z": false}""")]
+    [InlineData("""{"k": "quote \" backslash \\ tab \t nl \n ctl \u0001 snow ☃ <tag>&"}""")]
+    [InlineData("""{"n": 1e3, "m": -0.000, "big": 123456789012345678901234567890.1200}""")]
+    [InlineData("""{"nested": {"b": [1, "two", {"y": 1, "x": 2}], "a": []}, "id": "1"}""")]
+    [InlineData("""{}""")]
+    public void equals_the_canonical_text_of_the_serialised_node(string json)
+    {
+        var parsed = (System.Text.Json.Nodes.JsonObject)System.Text.Json.Nodes.JsonNode.Parse(json)!;
+        var built = new System.Text.Json.Nodes.JsonObject();
+        foreach (var (k, v) in parsed)
+        {
+            built[k] = v?.DeepClone();
+        }
+
+        Assert.True(JsonbText.TryCanonical(parsed.ToJsonString(), out var expected));
+        Assert.Equal(expected, JsonbText.Canonical(parsed));
+        Assert.Equal(expected, JsonbText.Canonical(built));
+    }
+
+    [Fact]
+    public void values_created_in_code_are_written_as_their_json()
+    {
+        var o = new System.Text.Json.Nodes.JsonObject { ["id"] = 7, ["name"] = "Zoë", ["ok"] = true, ["price"] = 12.5m };
+        Assert.True(JsonbText.TryCanonical(o.ToJsonString(), out var expected));
+        Assert.Equal(expected, JsonbText.Canonical(o));
+        Assert.Equal("""{"id": 7, "ok": true, "name": "Zoë", "price": 12.5}""", JsonbText.Canonical(o));
+    }
+}

@@ -42,6 +42,7 @@ public sealed class LargeTransactionBenchmark(int rows)
         await PipelineProgress.WaitForDrainAsync(options, TimeSpan.FromSeconds(60), CancellationToken.None);
         await app.StopAsync();
         await app.DisposeAsync();
+        await MockGroupsSettledAsync();
         await Exec(sourceCs, "SELECT pg_create_logical_replication_slot('bench_recvlogical', 'pgoutput')");
 
         var sw = Stopwatch.StartNew();

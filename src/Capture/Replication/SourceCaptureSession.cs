@@ -605,13 +605,11 @@ public sealed class SourceCaptureSession
                 continue;
             }
 
-            if (action.Drop.Contains(Encoding.UTF8.GetString(row.Key)))
+            // The stream carries a dropped row newer; unless it cannot carry it whole (unchanged TOAST): merged here.
+            var key = Encoding.UTF8.GetString(row.Key);
+            if (action.Drop.Contains(key) && !action.Merged.TryGetValue(key, out image))
             {
-                // The stream carries this row newer; unless it cannot carry it whole (unchanged TOAST), merged here.
-                if (!action.Merged.TryGetValue(Encoding.UTF8.GetString(row.Key), out image))
-                {
-                    continue;
-                }
+                continue;
             }
 
             var position = new SourcePosition(at, ++seq);

@@ -153,16 +153,11 @@ public sealed class WatermarkTracker
         }
     }
 
-    /// <summary>A change of a watched table touched the row with this event key (what it did unknown: never merged).</summary>
-    public void OnKey(TableId table, ReadOnlySpan<byte> key) => Record(table, key, null, known: false);
-
     /// <summary>
     /// A change of a watched table left the row with this event key as <paramref name="after"/> (null: the
     /// row is gone from that key, deleted or moved to another key).
     /// </summary>
-    public void OnChange(TableId table, ReadOnlySpan<byte> key, CapturedRow? after) => Record(table, key, after, known: true);
-
-    private void Record(TableId table, ReadOnlySpan<byte> key, CapturedRow? after, bool known)
+    public void OnChange(TableId table, ReadOnlySpan<byte> key, CapturedRow? after)
     {
         lock (_lock)
         {
@@ -172,9 +167,7 @@ public sealed class WatermarkTracker
             }
 
             _open ??= new TrackedTransaction(_openXid);
-            var k = Encoding.UTF8.GetString(key);
-            _open.Keys.Add(k);
-            _open.Changes.Add(new TrackedChange(k, after, known));
+            _open.Changes.Add(new TrackedChange(Encoding.UTF8.GetString(key), after));
         }
     }
 
@@ -266,7 +259,7 @@ public sealed class WatermarkTracker
                         foreach (var t in window)
                         {
                             all |= t.All;
-                            drop.UnionWith(t.Keys);
+                            drop.UnionWith(t.Changes.Select(c => c.Key));
                         }
 
                         var merged = all ? [] : Merge(chunk, drop, window);
@@ -284,7 +277,7 @@ public sealed class WatermarkTracker
 
     /// <summary>
     /// The dropped chunk rows that must be emitted merged instead (see the class comment): those whose key's
-    /// first change in the window is an update with unchanged TOASTed columns and whose every change there is known.
+    /// first change in the window is an update with unchanged TOASTed columns.
     /// </summary>
     private static Dictionary<string, CapturedRow> Merge(SnapshotChunk chunk, HashSet<string> drop, List<TrackedTransaction> window)
     {
@@ -303,7 +296,7 @@ public sealed class WatermarkTracker
                 continue;
             }
 
-            if (changes[0] is not { Known: true, After.HasUnchangedToast: true })
+            if (changes[0].After is not { HasUnchangedToast: true })
             {
                 continue; // the stream carries the row whole first: dropping is right
             }
@@ -311,12 +304,6 @@ public sealed class WatermarkTracker
             CapturedRow? state = row.Row;
             foreach (var c in changes)
             {
-                if (!c.Known)
-                {
-                    state = null;
-                    break;
-                }
-
                 state = c.After is null ? null
                     : state is null ? (c.After.HasUnchangedToast ? null : c.After)
                     : state.Overlay(c.After);
@@ -335,15 +322,13 @@ public sealed class WatermarkTracker
         return merged;
     }
 
-    private sealed record TrackedChange(string Key, CapturedRow? After, bool Known);
+    private sealed record TrackedChange(string Key, CapturedRow? After);
 
     private sealed class TrackedTransaction(uint xid)
     {
         public uint Xid { get; } = xid;
 
-        public HashSet<string> Keys { get; } = new(StringComparer.Ordinal);
-
-        /// <summary>The transaction's changes of the watched table, in order (for merging, see the class comment).</summary>
+        /// <summary>The transaction's changes of the watched table, in order: the keys it touched, and what it left there for merging (see the class comment).</summary>
         public List<TrackedChange> Changes { get; } = [];
 
         public bool All { get; set; }

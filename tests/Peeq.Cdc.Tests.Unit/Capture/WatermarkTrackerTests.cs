@@ -48,12 +48,7 @@ public sealed class WatermarkTrackerTests
     [Fact]
     public void truncate_by_a_transaction_the_chunk_did_not_see_drops_the_whole_chunk()
     {
-        var tracker = new WatermarkTracker("s1");
-        var low = tracker.Content("low", 1);
-        tracker.BeginTable(Items, low);
-        tracker.OnWatermark(low, Lsn.Parse("0/100"));
-        var snapshot = XidSnapshot.Parse("200:200:");
-        tracker.SetSnapshot(snapshot);
+        var (tracker, snapshot) = ReadingFirstChunk();
         tracker.Offer(Chunk(tracker, snapshot, 1));
         tracker.OnBegin(201);
         tracker.OnTruncate(Items);
@@ -85,12 +80,7 @@ public sealed class WatermarkTrackerTests
     [Fact]
     public void a_dropped_row_whose_first_change_in_the_window_left_a_toasted_column_unchanged_is_emitted_merged_as_of_the_high_watermark()
     {
-        var tracker = new WatermarkTracker("s1");
-        var low = tracker.Content("low", 1);
-        tracker.BeginTable(Items, low);
-        tracker.OnWatermark(low, Lsn.Parse("0/100"));
-        var snapshot = XidSnapshot.Parse("200:200:");
-        tracker.SetSnapshot(snapshot);
+        var (tracker, snapshot) = ReadingFirstChunk();
         var chunk = new SnapshotChunk(Items, 0, 1, [Read("1", "0", "big-1"), Read("2", "0", "big-2"), Read("3", "0", "big-3"), Read("4", "0", "big-4")],
             null, false, 4, 4, tracker.Content("high", 1), snapshot);
         tracker.Offer(chunk);
@@ -155,8 +145,20 @@ public sealed class WatermarkTrackerTests
     private static void Change(WatermarkTracker tracker, uint xid, string key, TableId? table = null)
     {
         tracker.OnBegin(xid);
-        tracker.OnKey(table ?? Items, Encoding.UTF8.GetBytes(key));
+        tracker.OnChange(table ?? Items, Encoding.UTF8.GetBytes(key), null);
         tracker.OnCommit();
+    }
+
+    /// <summary>A tracker watching <see cref="Items"/> past its low watermark (0/100), its first chunk's snapshot taken (xmin = xmax = 200).</summary>
+    private static (WatermarkTracker Tracker, XidSnapshot Snapshot) ReadingFirstChunk()
+    {
+        var tracker = new WatermarkTracker("s1");
+        var low = tracker.Content("low", 1);
+        tracker.BeginTable(Items, low);
+        tracker.OnWatermark(low, Lsn.Parse("0/100"));
+        var snapshot = XidSnapshot.Parse("200:200:");
+        tracker.SetSnapshot(snapshot);
+        return (tracker, snapshot);
     }
 
     private static SnapshotChunk Chunk(WatermarkTracker tracker, XidSnapshot snapshot, long id) =>

@@ -66,7 +66,7 @@ public static class JsonbText
                         keys.Add((k, Encoding.UTF8.GetBytes(k), v));
                     }
 
-                    keys.Sort((a, b) => a.Bytes.Length != b.Bytes.Length ? a.Bytes.Length.CompareTo(b.Bytes.Length) : a.Bytes.AsSpan().SequenceCompareTo(b.Bytes));
+                    keys.Sort((a, b) => KeyOrder(a.Bytes, b.Bytes));
                     sb.Append('{');
                     for (var i = 0; i < keys.Count; i++)
                     {
@@ -149,6 +149,9 @@ public static class JsonbText
         }
     }
 
+    /// <summary>jsonb's order of object keys: shorter first, then by their UTF-8 bytes.</summary>
+    private static int KeyOrder(byte[] a, byte[] b) => a.Length != b.Length ? a.Length.CompareTo(b.Length) : a.AsSpan().SequenceCompareTo(b);
+
     private static bool HasSurrogate(string s)
     {
         foreach (var c in s)
@@ -174,7 +177,7 @@ public static class JsonbText
                 }
 
                 var keys = pairs.Keys.Select(k => (Key: k, Bytes: Encoding.UTF8.GetBytes(k))).ToList();
-                keys.Sort((a, b) => a.Bytes.Length != b.Bytes.Length ? a.Bytes.Length.CompareTo(b.Bytes.Length) : a.Bytes.AsSpan().SequenceCompareTo(b.Bytes));
+                keys.Sort((a, b) => KeyOrder(a.Bytes, b.Bytes));
                 sb.Append('{');
                 for (var i = 0; i < keys.Count; i++)
                 {

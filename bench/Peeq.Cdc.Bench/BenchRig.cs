@@ -19,6 +19,10 @@ public sealed class BenchRig : IAsyncDisposable
 {
     public const string Table = "CREATE TABLE rows (id bigint PRIMARY KEY, account uuid NOT NULL, amount numeric(12,2) NOT NULL, note text, at timestamptz NOT NULL)";
 
+    /// <summary>Inserts rows 1..<paramref name="count"/> of <see cref="Table"/> (one statement, one transaction).</summary>
+    public static string InsertRows(long count) =>
+        $"INSERT INTO rows SELECT g, md5(g::text)::uuid, (g % 100000) / 100.0, 'row ' || g, now() FROM generate_series(1, {count}) g";
+
     private BenchRig(EmbeddedPostgres legacy, EmbeddedPostgres target, EmbeddedKafka kafka, string sourceCs, string targetCs)
     {
         Legacy = legacy;
@@ -26,15 +30,18 @@ public sealed class BenchRig : IAsyncDisposable
         Kafka = kafka;
         SourceCs = sourceCs;
         TargetCs = targetCs;
-        Options = new PipelineOptions
-        {
-            Kafka = new KafkaOptions { BootstrapServers = kafka.BootstrapServers, TopicPrefix = "bench" },
-            Sources = [new SourceOptions { Name = "bench", ConnectionString = sourceCs, Target = "target", Tables = ["rows"] }],
-            Targets = [new TargetOptions { Name = "target", ConnectionString = targetCs }],
-            Capture = new CaptureOptions { HeartbeatInterval = TimeSpan.FromSeconds(1) },
-            Http = new HttpOptions { Urls = "" },
-        };
+        Options = RowsPipeline(kafka.BootstrapServers, "bench", "bench", sourceCs, targetCs);
     }
+
+    /// <summary>A pipeline of one source whose one table is <see cref="Table"/>, into the target "target" (no HTTP, 1 s heartbeats).</summary>
+    public static PipelineOptions RowsPipeline(string bootstrapServers, string topicPrefix, string source, string sourceCs, string targetCs) => new()
+    {
+        Kafka = new KafkaOptions { BootstrapServers = bootstrapServers, TopicPrefix = topicPrefix },
+        Sources = [new SourceOptions { Name = source, ConnectionString = sourceCs, Target = "target", Tables = ["rows"] }],
+        Targets = [new TargetOptions { Name = "target", ConnectionString = targetCs }],
+        Capture = new CaptureOptions { HeartbeatInterval = TimeSpan.FromSeconds(1) },
+        Http = new HttpOptions { Urls = "" },
+    };
 
     public EmbeddedPostgres Legacy { get; }
 
@@ -60,7 +67,7 @@ public sealed class BenchRig : IAsyncDisposable
         await Exec(sourceCs, Table);
         if (preload > 0)
         {
-            await Exec(sourceCs, $"INSERT INTO rows SELECT g, md5(g::text)::uuid, (g % 100000) / 100.0, 'row ' || g, now() FROM generate_series(1, {preload}) g");
+            await Exec(sourceCs, InsertRows(preload));
             await Exec(sourceCs, "VACUUM ANALYZE rows");
         }
 

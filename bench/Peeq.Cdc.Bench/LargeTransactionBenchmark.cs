@@ -26,15 +26,8 @@ public sealed class LargeTransactionBenchmark(int rows)
         using var kafka = EmbeddedKafka.Start();
         var sourceCs = await legacy.CreateDatabaseAsync("bench");
         var targetCs = await targetPg.CreateDatabaseAsync("bench_target");
-        await Exec(sourceCs, "CREATE TABLE rows (id bigint PRIMARY KEY, account uuid NOT NULL, amount numeric(12,2) NOT NULL, note text, at timestamptz NOT NULL)");
-        var options = new PipelineOptions
-        {
-            Kafka = new KafkaOptions { BootstrapServers = kafka.BootstrapServers, TopicPrefix = "bench" },
-            Sources = [new SourceOptions { Name = "bigtx", ConnectionString = sourceCs, Target = "target", Tables = ["rows"] }],
-            Targets = [new TargetOptions { Name = "target", ConnectionString = targetCs }],
-            Capture = new CaptureOptions { HeartbeatInterval = TimeSpan.FromSeconds(1) },
-            Http = new HttpOptions { Urls = "" },
-        };
+        await Exec(sourceCs, Table);
+        var options = RowsPipeline(kafka.BootstrapServers, "bench", "bigtx", sourceCs, targetCs);
         var config = PipelineConfig.FromOptions(options);
 
         var app = PipelineHost.Build(config, kafka.Endpoint, Stages.All, null, LogLevel.Warning);
@@ -46,7 +39,7 @@ public sealed class LargeTransactionBenchmark(int rows)
         await Exec(sourceCs, "SELECT pg_create_logical_replication_slot('bench_recvlogical', 'pgoutput')");
 
         var sw = Stopwatch.StartNew();
-        await Exec(sourceCs, $"INSERT INTO rows SELECT g, md5(g::text)::uuid, (g % 100000) / 100.0, 'row ' || g, now() FROM generate_series(1, {rows}) g");
+        await Exec(sourceCs, InsertRows(rows));
         var endLsn = await Scalar<string>(sourceCs, "SELECT pg_current_wal_lsn()::text");
         Console.Error.WriteLine($"bench: one transaction of {rows} rows committed in {sw.Elapsed.TotalSeconds:0.0} s; WAL end {endLsn}");
 

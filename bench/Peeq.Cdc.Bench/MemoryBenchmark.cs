@@ -42,16 +42,9 @@ public sealed class MemoryBenchmark(int rows)
     {
         var sourceCs = await legacy.CreateDatabaseAsync("memory_" + name);
         var targetCs = await targetPg.CreateDatabaseAsync("memory_" + name + "_target");
-        await Exec(sourceCs, "CREATE TABLE rows (id bigint PRIMARY KEY, account uuid NOT NULL, amount numeric(12,2) NOT NULL, note text, at timestamptz NOT NULL)");
+        await Exec(sourceCs, Table);
         var source = "memory_" + name;
-        var options = new PipelineOptions
-        {
-            Kafka = new KafkaOptions { BootstrapServers = kafka.BootstrapServers, TopicPrefix = "bench-memory-" + name },
-            Sources = [new SourceOptions { Name = source, ConnectionString = sourceCs, Target = "target", Tables = ["rows"] }],
-            Targets = [new TargetOptions { Name = "target", ConnectionString = targetCs }],
-            Capture = new CaptureOptions { HeartbeatInterval = TimeSpan.FromSeconds(1) },
-            Http = new HttpOptions { Urls = "" },
-        };
+        var options = RowsPipeline(kafka.BootstrapServers, "bench-memory-" + name, source, sourceCs, targetCs);
         var dir = Path.Combine(work, name);
         Directory.CreateDirectory(dir);
         var configPath = Path.Combine(dir, "peeq-cdc.yaml");
@@ -71,7 +64,7 @@ public sealed class MemoryBenchmark(int rows)
 
             var idle = Stages.ToDictionary(s => s, s => workers[s].PeakRssBytes() ?? 0);
             var clock = Stopwatch.StartNew();
-            await Exec(sourceCs, $"INSERT INTO rows SELECT g, md5(g::text)::uuid, (g % 100000) / 100.0, 'row ' || g, now() FROM generate_series(1, {rows}) g");
+            await Exec(sourceCs, InsertRows(rows));
             var goal = Lsn.Parse(await Scalar<string>(sourceCs, "SELECT pg_current_wal_lsn()::text"));
             var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(30);
             while (true)

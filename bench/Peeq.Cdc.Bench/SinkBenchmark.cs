@@ -27,7 +27,7 @@ public sealed class SinkBenchmark(int operations)
         await using var targetPg = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions { Name = "bench-sink", Settings = StatementProfile.Settings });
         using var kafka = EmbeddedKafka.Start();
         var targetCs = await targetPg.CreateDatabaseAsync("bench_sink");
-        await BenchRig.Exec(targetCs, "CREATE TABLE rows (id bigint PRIMARY KEY, account uuid NOT NULL, amount numeric(12,2) NOT NULL, note text, at timestamptz NOT NULL)");
+        await BenchRig.Exec(targetCs, BenchRig.Table);
         var options = new PipelineOptions
         {
             Kafka = new KafkaOptions { BootstrapServers = kafka.BootstrapServers, TopicPrefix = "bench" },

@@ -169,7 +169,7 @@ public sealed class SinkService(PipelineConfig config, KafkaEndpoint kafka, ILog
                             }
 
                             tracker.Consumed(result.TopicPartition, e.Source, result.Offset.Value);
-                            var item = new Delivered(e, result.TopicPartitionOffset);
+                            var item = new Delivered(e, result.TopicPartitionOffset, result.Message.Value.Length);
                             if (stalled.TryGetValue(result.TopicPartition, out var backlog))
                             {
                                 backlog.Enqueue((a.Applier, item));

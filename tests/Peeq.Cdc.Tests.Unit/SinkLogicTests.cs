@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Confluent.Kafka;
 using Peeq.Cdc.Capture.Position;
+using Peeq.Cdc.Configuration;
 using Peeq.Cdc.Contracts;
 using Peeq.Cdc.Sink.Apply;
 
@@ -105,5 +106,34 @@ public sealed class InFlightWindowTests
         Assert.Equal(900, w.InFlightBytes);
         w.Release(Lsn.Parse("0/10"), SourcePosition.Start);
         Assert.Equal(0, w.InFlightBytes);
+    }
+}
+
+public sealed class SourceQueueTests
+{
+    private static Delivered Row(long seq, int bytes) =>
+        new(new RowOperation("s", Lsn.Parse("0/10"), seq, 0, RowOpKind.Upsert, new TableId("public", "t"), new JsonObject { ["id"] = seq }, new JsonObject { ["id"] = seq },
+            [], new RowOrigin(new TableId("public", "t"), new JsonObject { ["id"] = seq }), 0, false), new TopicPartitionOffset("t", 0, seq), bytes);
+
+    private static SourceApplier Applier(SinkOptions options) =>
+        new("s", "target", Npgsql.NpgsqlDataSource.Create("Host=127.0.0.1;Port=1"), options, new TargetTables(Npgsql.NpgsqlDataSource.Create("Host=127.0.0.1;Port=1")),
+            null, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, (_, _) => { });
+
+    [Fact]
+    public void a_source_queue_holds_at_most_max_batch_bytes_of_encoded_events_and_always_takes_one()
+    {
+        var applier = Applier(new SinkOptions { MaxBatchRows = 10000, MaxBatchBytes = 64 * 1024 });
+        var taken = 0;
+        while (taken < 100 && applier.TryEnqueue(Row(taken + 1, 10_000)))
+        {
+            taken++;
+        }
+
+        // 6 events of 10,000 bytes fit 64 KiB; the 7th would not (the row bound alone would take 10,000 of them).
+        Assert.Equal(6, taken);
+
+        var big = Applier(new SinkOptions { MaxBatchRows = 10000, MaxBatchBytes = 64 * 1024 });
+        Assert.True(big.TryEnqueue(Row(1, 1_000_000)));
+        Assert.False(big.TryEnqueue(Row(2, 1)));
     }
 }

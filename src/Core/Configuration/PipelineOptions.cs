@@ -197,6 +197,13 @@ public sealed class SinkOptions
     /// <summary>Rows buffered per source before they are written into the open target transaction.</summary>
     public int MaxBatchRows { get; set; } = 10000;
 
+    /// <summary>
+    /// Encoded bytes (the unified events as received) buffered per source before they are written into the open target
+    /// transaction, and the most that waits in the source's queue: with <see cref="MaxBatchRows"/>, what bounds the Sink's
+    /// working set whatever the size of a source transaction.
+    /// </summary>
+    public long MaxBatchBytes { get; set; } = 1024 * 1024;
+
     /// <summary>How long whole transactions may wait to share a target transaction when traffic is light.</summary>
     public TimeSpan MaxBatchDelay { get; set; } = TimeSpan.FromMilliseconds(20);
 

@@ -235,6 +235,11 @@ public sealed partial class PipelineOptionsValidator(ConfigFile? file = null) : 
             Error("sink:maxBatchRows", "must be at least 1");
         }
 
+        if (o.Sink.MaxBatchBytes < 64 * 1024)
+        {
+            Error("sink:maxBatchBytes", "must be at least 65536");
+        }
+
         if (o.Sink.MaxBatchDelay < TimeSpan.Zero)
         {
             Error("sink:maxBatchDelay", "cannot be negative");

@@ -11,8 +11,8 @@ using Peeq.Cdc.Sink.Parking;
 
 namespace Peeq.Cdc.Sink.Apply;
 
-/// <summary>A unified event with where it came from, for offset bookkeeping.</summary>
-public readonly record struct Delivered(UnifiedEvent Event, TopicPartitionOffset Offset);
+/// <summary>A unified event with where it came from, for offset bookkeeping, and its encoded size (what the Sink's memory bounds count).</summary>
+public readonly record struct Delivered(UnifiedEvent Event, TopicPartitionOffset Offset, int Bytes = 0);
 
 /// <summary>
 /// Applies one source's events to its target, in source commit order, one source transaction at a
@@ -36,6 +36,8 @@ public sealed class SourceApplier : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Action<string, TopicPartitionOffset> _done;
     private readonly Channel<Delivered> _queue;
+    // Encoded bytes of the events in _queue (written by the consumer, read by the apply loop).
+    private long _queuedBytes;
     private readonly HashSet<TableId> _financial;
     private readonly HoldSet _holds = new();
 
@@ -51,6 +53,7 @@ public sealed class SourceApplier : IAsyncDisposable
     private bool _skipOpen;
     private long _received;
     private List<UnifiedEvent> _openOps = [];
+    private long _openBytes;
     private bool _openStreamed;
     private bool _openFinancial;
 
@@ -63,12 +66,15 @@ public sealed class SourceApplier : IAsyncDisposable
     // Whole transactions received and not yet written; whole transactions written into the open target transaction.
     private readonly List<Tx> _ready = [];
     private int _readyRows;
+    private long _readyBytes;
     private readonly List<(UnifiedCommit Commit, long SourceTsMs)> _written = [];
     // The transactions behind _written, kept until the batch commits so a deadlock can be retried from memory
     // (null for a streamed one, whose pieces are gone: that batch is re-read from the slot instead).
     private readonly List<Tx?> _writtenTxs = [];
     private int _localRetries;
     private int _batchRows;
+    // Encoded bytes of the whole transactions in _writtenTxs (kept in memory until the batch commits).
+    private long _batchBytes;
     private readonly Stopwatch _batchAge = new();
     private TopicPartitionOffset? _lastOffset;
     private int _batchTarget;
@@ -85,7 +91,7 @@ public sealed class SourceApplier : IAsyncDisposable
     private readonly Lock _enqueuedLock = new();
     private SourcePosition _enqueuedPosition;
 
-    private sealed record Tx(UnifiedBegin Begin, UnifiedCommit Commit, List<UnifiedEvent> Ops);
+    private sealed record Tx(UnifiedBegin Begin, UnifiedCommit Commit, List<UnifiedEvent> Ops, long Bytes);
 
     public SourceApplier(string source, string target, NpgsqlDataSource db, SinkOptions options, TargetTables tables, byte[]? sealKey,
         ILogger logger, Action<string, TopicPartitionOffset> done, IEnumerable<TableId>? financialTables = null, IReadOnlySet<string>? sensitiveColumns = null)
@@ -110,16 +116,24 @@ public sealed class SourceApplier : IAsyncDisposable
     public ChannelWriter<Delivered> Queue => _queue.Writer;
 
     /// <summary>
-    /// Hands an event to this applier (false when its queue is full). An event in the queue counts as
-    /// received for flow control: Capture may go on producing while a batch is being written, and the
-    /// queue bounds how far (its events are out of the broker and in this process).
+    /// Hands an event to this applier (false when its queue is full: <c>max(1000, sink.maxBatchRows)</c> events, or
+    /// <c>sink.maxBatchBytes</c> of encoded events; one event always fits an empty queue). An event in the queue counts
+    /// as received for flow control: Capture may go on producing while a batch is being written, and the queue bounds
+    /// how far (its events are out of the broker and in this process).
     /// </summary>
     public bool TryEnqueue(Delivered item)
     {
+        if (item.Bytes > 0 && Interlocked.Read(ref _queuedBytes) + item.Bytes > _options.MaxBatchBytes && _queue.Reader.Count > 0)
+        {
+            return false;
+        }
+
         if (!_queue.Writer.TryWrite(item))
         {
             return false;
         }
+
+        Interlocked.Add(ref _queuedBytes, item.Bytes);
 
         var position = item.Event switch
         {
@@ -219,11 +233,13 @@ public sealed class SourceApplier : IAsyncDisposable
 
                 if (got)
                 {
+                    Interlocked.Add(ref _queuedBytes, -item.Bytes);
                     await HandleAsync(item, ct);
                 }
 
                 if ((_ready.Count > 0 || _written.Count > 0) && !_openStreamed
-                    && (_readyRows + _batchRows >= _batchTarget || _batchAge.Elapsed >= _options.MaxBatchDelay))
+                    && (_readyRows + _batchRows >= _batchTarget || _readyBytes + _batchBytes >= _options.MaxBatchBytes
+                        || _batchAge.Elapsed >= _options.MaxBatchDelay))
                 {
                     await CommitBatchAsync(drained: false, ct);
                 }
@@ -292,9 +308,11 @@ public sealed class SourceApplier : IAsyncDisposable
         _ready.Clear();
         _ready.AddRange(again);
         _readyRows = again.Sum(t => t.Ops.Count);
+        _readyBytes = again.Sum(t => t.Bytes);
         _written.Clear();
         _writtenTxs.Clear();
         _batchRows = 0;
+        _batchBytes = 0;
         _loaded = false;
     }
 
@@ -380,6 +398,7 @@ public sealed class SourceApplier : IAsyncDisposable
                 }
 
                 _openOps.Add(d.Event);
+                _openBytes += d.Bytes;
                 _received++;
                 _receivedPosition = d.Event switch
                 {
@@ -394,7 +413,7 @@ public sealed class SourceApplier : IAsyncDisposable
                     _openFinancial = true;
                 }
 
-                if (_openOps.Count + _readyRows >= _options.MaxBatchRows)
+                if (_openOps.Count + _readyRows >= _options.MaxBatchRows || _openBytes + _readyBytes >= _options.MaxBatchBytes)
                 {
                     await StreamOpenAsync(ct);
                 }
@@ -441,9 +460,11 @@ public sealed class SourceApplier : IAsyncDisposable
                 }
                 else
                 {
-                    _ready.Add(new Tx(_open, c, _openOps));
+                    _ready.Add(new Tx(_open, c, _openOps, _openBytes));
                     _readyRows += _openOps.Count;
+                    _readyBytes += _openBytes;
                     _openOps = [];
+                    _openBytes = 0;
                 }
 
                 _writer.Schema.Received(c);
@@ -465,6 +486,7 @@ public sealed class SourceApplier : IAsyncDisposable
         _skipOpen = false;
         _received = 0;
         _openOps = [];
+        _openBytes = 0;
         _openStreamed = false;
         _openFinancial = false;
         _openParked = 0;
@@ -502,6 +524,7 @@ public sealed class SourceApplier : IAsyncDisposable
             await _conn.ExecuteAsync(new CommandDefinition("SET CONSTRAINTS ALL DEFERRED", transaction: _tx, cancellationToken: ct));
             _txDirty = false;
             _batchRows = 0;
+            _batchBytes = 0;
         }
 
         return _conn;
@@ -613,8 +636,10 @@ public sealed class SourceApplier : IAsyncDisposable
         }
 
         _batchRows += _readyRows;
+        _batchBytes += _readyBytes;
         _ready.Clear();
         _readyRows = 0;
+        _readyBytes = 0;
     }
 
     /// <summary>Undoes a failed piece: back to its savepoint, or, when it was the first thing written, the whole target transaction.</summary>
@@ -787,6 +812,7 @@ public sealed class SourceApplier : IAsyncDisposable
 
         var piece = _openOps;
         _openOps = [];
+        _openBytes = 0;
         _batchRows += piece.Count;
         if (_parkWhole.TryGetValue(lsn, out var pw))
         {
@@ -873,6 +899,7 @@ public sealed class SourceApplier : IAsyncDisposable
 
         _open = null;
         _openOps = [];
+        _openBytes = 0;
         _openStreamed = false;
     }
 
@@ -969,6 +996,7 @@ public sealed class SourceApplier : IAsyncDisposable
         _writtenTxs.Clear();
         _localRetries = 0;
         _batchRows = 0;
+        _batchBytes = 0;
         _batchAge.Reset();
         if (_open is null && _lastOffset is { } o)
         {
@@ -1095,13 +1123,16 @@ public sealed class SourceApplier : IAsyncDisposable
         _open = null;
         _skipOpen = false;
         _openOps = [];
+        _openBytes = 0;
         _openStreamed = false;
         _ready.Clear();
         _readyRows = 0;
+        _readyBytes = 0;
         _snapshotTxs.Clear();
         _written.Clear();
         _writtenTxs.Clear();
         _batchRows = 0;
+        _batchBytes = 0;
         _batchAge.Reset();
         _loaded = false;
         _lastReplayRequest = DateTime.MinValue;

@@ -421,6 +421,16 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
     /// </summary>
     private const string SameOrigin = "l.deleted OR (l.origin_table = excluded.origin_table AND l.origin_key = excluded.origin_key)";
 
+    /// <summary>
+    /// A lineage row's <c>updated_at</c> after an upsert: the time it became live again (or changed owner, which only a
+    /// tombstone allows here); a live row's own newer change leaves it as it was. Then such an update changes no column
+    /// that an index of the lineage table holds (the key, <c>source</c>, <c>origin_*</c>, and <c>deleted</c>/<c>updated_at</c>
+    /// of the tombstone index), so PostgreSQL can make it a HOT update (no new entry in any of the three indexes) when the
+    /// page has room — the lineage tables are created with fillfactor 90 for that. Only tombstone clean-up reads
+    /// <c>updated_at</c>, and only of deleted rows.
+    /// </summary>
+    private const string LiveUpdatedAt = "CASE WHEN l.deleted THEN excluded.updated_at ELSE l.updated_at END";
+
     private async Task ApplyKeyedAsync(NpgsqlConnection conn, TargetTable table, IReadOnlyList<PendingRow> rows, bool hasLookups, WriteResult result, CancellationToken ct)
     {
         var stage = _staged[table.Id];
@@ -445,7 +455,7 @@ public sealed class BatchWriter(TargetTables tables, string target, string sourc
                     SELECT {stageKeys}, @source, s._origin_table, s._origin_key::jsonb, s._lsn::pg_lsn, s._seq, false, now(), s._rank
                     FROM {stage} s WHERE s._op = 'u' ORDER BY {keyOrder}
                     ON CONFLICT ({keyCols}) DO UPDATE SET source = excluded.source, origin_table = excluded.origin_table, origin_key = excluded.origin_key,
-                        lsn = excluded.lsn, seq = excluded.seq, deleted = false, updated_at = excluded.updated_at, rank = excluded.rank
+                        lsn = excluded.lsn, seq = excluded.seq, deleted = false, updated_at = {LiveUpdatedAt}, rank = excluded.rank
                     WHERE (l.source = excluded.source AND (l.lsn, l.seq) < (excluded.lsn, excluded.seq) AND ({SameOrigin}))
                         OR (l.deleted AND l.source <> excluded.source)
                     RETURNING {keyCols})

@@ -111,7 +111,7 @@ public sealed class TargetTables(NpgsqlDataSource target)
                 updated_at    timestamptz NOT NULL DEFAULT now(),
                 rank          integer,
                 PRIMARY KEY ({keyList})
-            );
+            ) WITH (fillfactor = 90);
             ALTER TABLE {qualified} ADD COLUMN IF NOT EXISTS rank integer;
             CREATE INDEX IF NOT EXISTS {Sql.QuoteIdent(name + "_tombstones")} ON {qualified} (source, updated_at) WHERE deleted;
             CREATE INDEX IF NOT EXISTS {Sql.QuoteIdent(name + "_origin")} ON {qualified} (source, origin_table, origin_key);

@@ -330,10 +330,22 @@ public sealed class SinkTests(ITestOutputHelper output) : IAsyncLifetime
         using var feed = new UnifiedFeed(_kafka, options, "src");
         var created = feed.Transaction(t => t.Upsert("public.docs", new JsonObject { ["id"] = 1 }, new JsonObject { ["id"] = 1, ["body"] = "v1" }));
         await UnifiedFeed.WaitAppliedAsync(target, "src", created);
+        var lineage = await SharedPostgres.ScalarAsync<string>(target, "SELECT lineage_table FROM peeq_cdc.lineage_tables WHERE target_table = 'public.docs'");
+
+        // A live row's own newer change leaves its lineage updated_at as it was (clean-up reads it of tombstones only),
+        // so the lineage update changes no indexed column and is a HOT update (no new entry in its three indexes).
+        var liveSince = $"SELECT updated_at FROM peeq_cdc.\"{lineage}\" WHERE id = 1";
+        var before = await SharedPostgres.ScalarAsync<DateTime>(target, liveSince);
+        var changed = feed.Transaction(t => t.Upsert("public.docs", new JsonObject { ["id"] = 1 }, new JsonObject { ["id"] = 1, ["body"] = "v2" }));
+        await UnifiedFeed.WaitAppliedAsync(target, "src", changed);
+        Assert.Equal("v2", await SharedPostgres.ScalarAsync<string>(target, "SELECT body FROM docs WHERE id = 1"));
+        Assert.Equal(before, await SharedPostgres.ScalarAsync<DateTime>(target, liveSince));
+        await Wait.ForAsync(async () => await SharedPostgres.ScalarAsync<long>(target,
+            $"SELECT n_tup_hot_upd FROM pg_stat_user_tables WHERE relid = 'peeq_cdc.\"{lineage}\"'::regclass") >= 1, "the lineage update to be counted as a HOT update", seconds: 60);
+
         await SharedPostgres.ExecuteAsync(target, "INSERT INTO peeq_cdc.table_state (target_table, source, state) VALUES ('public.docs', 'src', 'loading')");
         var deleted = feed.Transaction(t => t.Delete("public.docs", new JsonObject { ["id"] = 1 }));
         await UnifiedFeed.WaitAppliedAsync(target, "src", deleted);
-        var lineage = await SharedPostgres.ScalarAsync<string>(target, "SELECT lineage_table FROM peeq_cdc.lineage_tables WHERE target_table = 'public.docs'");
         var tombstones = $"SELECT count(*) FROM peeq_cdc.\"{lineage}\" WHERE deleted";
 
         // A late event from before the delete does not bring the row back.

@@ -198,11 +198,11 @@ public sealed class SinkOptions
     public int MaxBatchRows { get; set; } = 10000;
 
     /// <summary>
-    /// Encoded bytes (the unified events as received) buffered per source before they are written into the open target
-    /// transaction, and the most that waits in the source's queue: with <see cref="MaxBatchRows"/>, what bounds the Sink's
-    /// working set whatever the size of a source transaction.
+    /// Encoded bytes (the unified events as received) of the transaction being received, with the whole ones waiting,
+    /// before it is written into the open target transaction in pieces; also the most that waits in the source's queue.
+    /// With <see cref="MaxBatchRows"/>, what bounds the Sink's working set whatever the size of a source transaction.
     /// </summary>
-    public long MaxBatchBytes { get; set; } = 1024 * 1024;
+    public long MaxBatchBytes { get; set; } = 512 * 1024;
 
     /// <summary>How long whole transactions may wait to share a target transaction when traffic is light.</summary>
     public TimeSpan MaxBatchDelay { get; set; } = TimeSpan.FromMilliseconds(20);

@@ -73,8 +73,6 @@ public sealed class SourceApplier : IAsyncDisposable
     private readonly List<Tx?> _writtenTxs = [];
     private int _localRetries;
     private int _batchRows;
-    // Encoded bytes of the whole transactions in _writtenTxs (kept in memory until the batch commits).
-    private long _batchBytes;
     private readonly Stopwatch _batchAge = new();
     private TopicPartitionOffset? _lastOffset;
     private int _batchTarget;
@@ -238,8 +236,7 @@ public sealed class SourceApplier : IAsyncDisposable
                 }
 
                 if ((_ready.Count > 0 || _written.Count > 0) && !_openStreamed
-                    && (_readyRows + _batchRows >= _batchTarget || _readyBytes + _batchBytes >= _options.MaxBatchBytes
-                        || _batchAge.Elapsed >= _options.MaxBatchDelay))
+                    && (_readyRows + _batchRows >= _batchTarget || _batchAge.Elapsed >= _options.MaxBatchDelay))
                 {
                     await CommitBatchAsync(drained: false, ct);
                 }
@@ -312,7 +309,6 @@ public sealed class SourceApplier : IAsyncDisposable
         _written.Clear();
         _writtenTxs.Clear();
         _batchRows = 0;
-        _batchBytes = 0;
         _loaded = false;
     }
 
@@ -524,7 +520,6 @@ public sealed class SourceApplier : IAsyncDisposable
             await _conn.ExecuteAsync(new CommandDefinition("SET CONSTRAINTS ALL DEFERRED", transaction: _tx, cancellationToken: ct));
             _txDirty = false;
             _batchRows = 0;
-            _batchBytes = 0;
         }
 
         return _conn;
@@ -636,7 +631,6 @@ public sealed class SourceApplier : IAsyncDisposable
         }
 
         _batchRows += _readyRows;
-        _batchBytes += _readyBytes;
         _ready.Clear();
         _readyRows = 0;
         _readyBytes = 0;
@@ -996,7 +990,6 @@ public sealed class SourceApplier : IAsyncDisposable
         _writtenTxs.Clear();
         _localRetries = 0;
         _batchRows = 0;
-        _batchBytes = 0;
         _batchAge.Reset();
         if (_open is null && _lastOffset is { } o)
         {
@@ -1132,7 +1125,6 @@ public sealed class SourceApplier : IAsyncDisposable
         _written.Clear();
         _writtenTxs.Clear();
         _batchRows = 0;
-        _batchBytes = 0;
         _batchAge.Reset();
         _loaded = false;
         _lastReplayRequest = DateTime.MinValue;

@@ -63,6 +63,7 @@ public sealed class MemoryBenchmark(int rows)
             }
 
             var idle = Stages.ToDictionary(s => s, s => workers[s].PeakRssBytes() ?? 0);
+            var cpu0 = Cpu(workers, legacy, targetPg);
             var clock = Stopwatch.StartNew();
             await Exec(sourceCs, InsertRows(rows));
             var goal = Lsn.Parse(await Scalar<string>(sourceCs, "SELECT pg_current_wal_lsn()::text"));
@@ -89,11 +90,15 @@ public sealed class MemoryBenchmark(int rows)
             }
 
             clock.Stop();
+            var cpu1 = Cpu(workers, legacy, targetPg);
+            var cpu = cpu1.ToDictionary(c => c.Key, c => (cpu1[c.Key] - cpu0[c.Key]).TotalSeconds);
             var peaks = Stages.ToDictionary(s => s, s => workers[s].PeakRssBytes() ?? 0);
             var count = await Scalar<long>(targetCs, "SELECT count(*) FROM rows");
             Console.Error.WriteLine($"bench: memory ({rows:N0}-row transaction) applied in {clock.Elapsed.TotalSeconds:0.0} s; peak RSS MiB "
                 + string.Join(", ", Stages.Select(s => $"{s} {peaks[s] / 1048576.0:0}")) + $", broker (bench process) {PeakRssBytes() / 1048576.0:0}");
-            return new MemoryRun(rows, clock.Elapsed.TotalSeconds, idle, peaks, PeakRssBytes(), count == rows);
+            Console.Error.WriteLine($"bench: memory ({rows:N0}-row transaction) CPU seconds from commit to applied: "
+                + string.Join(", ", cpu.Select(c => $"{c.Key} {c.Value:0.00}")));
+            return new MemoryRun(rows, clock.Elapsed.TotalSeconds, idle, peaks, PeakRssBytes(), count == rows, cpu);
         }
         finally
         {
@@ -103,11 +108,28 @@ public sealed class MemoryBenchmark(int rows)
             }
         }
     }
+
+    /// <summary>
+    /// CPU time so far of every process the pipeline runs on: the three workers, the bench process (the embedded broker,
+    /// plus this benchmark's progress polling), the source and the target PostgreSQL server.
+    /// </summary>
+    private static Dictionary<string, TimeSpan> Cpu(Dictionary<string, WorkerProcess> workers, EmbeddedPostgres legacy, EmbeddedPostgres targetPg)
+    {
+        var cpu = Stages.ToDictionary(s => s, s => workers[s].CpuTime()
+            ?? throw new InvalidOperationException($"memory bench: the {s} worker exited (code {workers[s].ExitCode})"));
+        cpu["broker"] = Process.GetCurrentProcess().TotalProcessorTime;
+        cpu["source server"] = ProcessCpu.Server(legacy.DataDirectory);
+        cpu["target server"] = ProcessCpu.Server(targetPg.DataDirectory);
+        return cpu;
+    }
 }
 
-/// <summary>One run: each worker's peak RSS after start-up (idle) and after the transaction was applied.</summary>
+/// <summary>
+/// One run: each worker's peak RSS after start-up (idle) and after the transaction was applied, and the CPU seconds
+/// each process spent from the transaction's commit until the target applied it.
+/// </summary>
 public sealed record MemoryRun(int Rows, double Seconds, IReadOnlyDictionary<string, long> IdlePeakRss, IReadOnlyDictionary<string, long> PeakRss,
-    long BrokerPeakRss, bool TargetComplete);
+    long BrokerPeakRss, bool TargetComplete, IReadOnlyDictionary<string, double> CpuSeconds);
 
 public sealed record MemoryBenchResult(int Rows, MemoryRun Small, MemoryRun Middle, MemoryRun Large)
 {

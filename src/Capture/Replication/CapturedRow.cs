@@ -29,7 +29,22 @@ public sealed class CapturedRow : IRowImage
     }
 
     /// <summary>Columns absent from the image whose stored value must be kept: unchanged TOAST, and omitted sensitive values.</summary>
-    public IReadOnlyList<string> Unchanged => _columns.Where((c, i) => _unchanged[i] || Omitted(c, i)).Select(c => c.Name).ToArray();
+    public IReadOnlyList<string> Unchanged
+    {
+        get
+        {
+            List<string>? names = null;
+            for (var i = 0; i < _columns.Length; i++)
+            {
+                if (_unchanged[i] || Omitted(_columns[i], i))
+                {
+                    (names ??= []).Add(_columns[i].Name);
+                }
+            }
+
+            return names is null ? [] : names.ToArray();
+        }
+    }
 
     private bool Omitted(CapturedColumn c, int i) => c.Sensitive && _protector.Omits && _present[i];
 
@@ -132,7 +147,9 @@ public sealed class CapturedRow : IRowImage
     }
 
     /// <summary>The key columns only, as Debezium's event key.</summary>
-    public IRowImage KeyImage => new KeyView(this);
+    public IRowImage KeyImage => _keyView ??= new KeyView(this);
+
+    private KeyView? _keyView;
 
     public bool HasKey => _columns.Any(c => c.IsKey);
 

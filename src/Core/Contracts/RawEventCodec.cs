@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -144,8 +145,31 @@ public static class RawEventCodec
         long dataCollectionOrder = 0)
     {
         using var w = new Utf8JsonWriter(buffer, WriterOptions);
+        WriteChange(w, source, database, table, op, position, changeLsn, txId, tsMs, snapshot, before, after, unchanged, dataCollectionOrder);
+    }
+
+    /// <summary>
+    /// Writes a change envelope with <paramref name="w"/> (flushed when done), so a caller encoding many events reuses one
+    /// writer (<see cref="RawEventWriter"/>). The bytes are the same as the buffer overload's.
+    /// </summary>
+    public static void WriteChange(
+        Utf8JsonWriter w,
+        string source,
+        string database,
+        TableId table,
+        ChangeOp op,
+        SourcePosition position,
+        Lsn changeLsn,
+        long txId,
+        long tsMs,
+        bool snapshot,
+        IRowImage? before,
+        IRowImage? after,
+        IReadOnlyList<string>? unchanged,
+        long dataCollectionOrder = 0)
+    {
         w.WriteStartObject();
-        w.WritePropertyName("before");
+        w.WritePropertyName(Names.Before);
         if (before is null)
         {
             w.WriteNullValue();
@@ -155,7 +179,7 @@ public static class RawEventCodec
             before.WriteTo(w);
         }
 
-        w.WritePropertyName("after");
+        w.WritePropertyName(Names.After);
         if (after is null)
         {
             w.WriteNullValue();
@@ -165,32 +189,38 @@ public static class RawEventCodec
             after.WriteTo(w);
         }
 
-        w.WriteStartObject("source");
-        w.WriteString("version", Version);
-        w.WriteString("connector", "postgresql");
-        w.WriteString("name", source);
-        w.WriteNumber("ts_ms", tsMs);
-        w.WriteString("snapshot", snapshot ? "true" : "false");
-        w.WriteString("db", database);
-        w.WriteNull("sequence");
-        w.WriteString("schema", table.Schema);
-        w.WriteString("table", table.Name);
-        w.WriteNumber("txId", txId);
-        w.WriteNumber("lsn", changeLsn.Value);
-        w.WriteNull("xmin");
-        w.WriteString("commit_lsn", position.CommitLsn.ToString());
-        w.WriteNumber("seq", position.Seq);
+        Span<byte> text = stackalloc byte[48];
+        w.WriteStartObject(Names.Source);
+        w.WriteString(Names.Version, Names.VersionValue);
+        w.WriteString(Names.Connector, Names.Postgresql);
+        w.WriteString(Names.Name, source);
+        w.WriteNumber(Names.TsMs, tsMs);
+        w.WriteString(Names.Snapshot, snapshot ? Names.True : Names.False);
+        w.WriteString(Names.Db, database);
+        w.WriteNull(Names.Sequence);
+        w.WriteString(Names.Schema, table.Schema);
+        w.WriteString(Names.Table, table.Name);
+        w.WriteNumber(Names.TxId, txId);
+        w.WriteNumber(Names.Lsn, changeLsn.Value);
+        w.WriteNull(Names.Xmin);
+        w.WriteString(Names.CommitLsn, text[..position.CommitLsn.FormatUtf8(text)]);
+        w.WriteNumber(Names.Seq, position.Seq);
         w.WriteEndObject();
-        w.WriteString("op", OpCode(op));
-        w.WriteNumber("ts_ms", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-        w.WriteStartObject("transaction");
-        w.WriteString("id", $"{txId}:{position.CommitLsn.Value}");
-        w.WriteNumber("total_order", position.Seq);
-        w.WriteNumber("data_collection_order", dataCollectionOrder);
+        w.WriteString(Names.Op, OpCodeText(op));
+        w.WriteNumber(Names.TsMs, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        w.WriteStartObject(Names.Transaction);
+
+        // "<txId>:<commit LSN as a number>", formatted in place instead of through a string.
+        txId.TryFormat(text, out var n, default, CultureInfo.InvariantCulture);
+        text[n++] = (byte)':';
+        position.CommitLsn.Value.TryFormat(text[n..], out var m, default, CultureInfo.InvariantCulture);
+        w.WriteString(Names.Id, text[..(n + m)]);
+        w.WriteNumber(Names.TotalOrder, position.Seq);
+        w.WriteNumber(Names.DataCollectionOrder, dataCollectionOrder);
         w.WriteEndObject();
         if (unchanged is { Count: > 0 })
         {
-            w.WriteStartArray("unchanged");
+            w.WriteStartArray(Names.Unchanged);
             foreach (var c in unchanged)
             {
                 w.WriteStringValue(c);
@@ -200,6 +230,54 @@ public static class RawEventCodec
         }
 
         w.WriteEndObject();
+        w.Flush();
+    }
+
+    private static JsonEncodedText OpCodeText(ChangeOp op) => op switch
+    {
+        ChangeOp.Create => Names.C,
+        ChangeOp.Update => Names.U,
+        ChangeOp.Delete => Names.D,
+        ChangeOp.Read => Names.R,
+        ChangeOp.Truncate => Names.T,
+        _ => throw new ArgumentOutOfRangeException(nameof(op)),
+    };
+
+    /// <summary>The envelope's property names and fixed values, encoded once (all ASCII: the same bytes as writing the strings).</summary>
+    private static class Names
+    {
+        public static readonly JsonEncodedText Before = JsonEncodedText.Encode("before");
+        public static readonly JsonEncodedText After = JsonEncodedText.Encode("after");
+        public static readonly JsonEncodedText Source = JsonEncodedText.Encode("source");
+        public static readonly JsonEncodedText Version = JsonEncodedText.Encode("version");
+        public static readonly JsonEncodedText VersionValue = JsonEncodedText.Encode(RawEventCodec.Version);
+        public static readonly JsonEncodedText Connector = JsonEncodedText.Encode("connector");
+        public static readonly JsonEncodedText Postgresql = JsonEncodedText.Encode("postgresql");
+        public static readonly JsonEncodedText Name = JsonEncodedText.Encode("name");
+        public static readonly JsonEncodedText TsMs = JsonEncodedText.Encode("ts_ms");
+        public static readonly JsonEncodedText Snapshot = JsonEncodedText.Encode("snapshot");
+        public static readonly JsonEncodedText True = JsonEncodedText.Encode("true");
+        public static readonly JsonEncodedText False = JsonEncodedText.Encode("false");
+        public static readonly JsonEncodedText Db = JsonEncodedText.Encode("db");
+        public static readonly JsonEncodedText Sequence = JsonEncodedText.Encode("sequence");
+        public static readonly JsonEncodedText Schema = JsonEncodedText.Encode("schema");
+        public static readonly JsonEncodedText Table = JsonEncodedText.Encode("table");
+        public static readonly JsonEncodedText TxId = JsonEncodedText.Encode("txId");
+        public static readonly JsonEncodedText Lsn = JsonEncodedText.Encode("lsn");
+        public static readonly JsonEncodedText Xmin = JsonEncodedText.Encode("xmin");
+        public static readonly JsonEncodedText CommitLsn = JsonEncodedText.Encode("commit_lsn");
+        public static readonly JsonEncodedText Seq = JsonEncodedText.Encode("seq");
+        public static readonly JsonEncodedText Op = JsonEncodedText.Encode("op");
+        public static readonly JsonEncodedText Transaction = JsonEncodedText.Encode("transaction");
+        public static readonly JsonEncodedText Id = JsonEncodedText.Encode("id");
+        public static readonly JsonEncodedText TotalOrder = JsonEncodedText.Encode("total_order");
+        public static readonly JsonEncodedText DataCollectionOrder = JsonEncodedText.Encode("data_collection_order");
+        public static readonly JsonEncodedText Unchanged = JsonEncodedText.Encode("unchanged");
+        public static readonly JsonEncodedText C = JsonEncodedText.Encode("c");
+        public static readonly JsonEncodedText U = JsonEncodedText.Encode("u");
+        public static readonly JsonEncodedText D = JsonEncodedText.Encode("d");
+        public static readonly JsonEncodedText R = JsonEncodedText.Encode("r");
+        public static readonly JsonEncodedText T = JsonEncodedText.Encode("t");
     }
 
     public static byte[] WriteChange(RawChange c)
@@ -354,4 +432,59 @@ public static class RawEventCodec
         "heartbeat" => TransactionKind.Heartbeat,
         _ => throw new FormatException($"unknown transaction kind '{s}'"),
     };
+}
+
+/// <summary>
+/// One reusable buffer and JSON writer for encoding many events in a row (a capture session's stream, a snapshot's
+/// chunks): no writer, buffer or intermediate string per event. Not thread-safe; <see cref="Value"/> and
+/// <see cref="Key"/> stay valid until the next event is started.
+/// </summary>
+public sealed class RawEventWriter
+{
+    private readonly ArrayBufferWriter<byte> _value = new(4096);
+    private readonly ArrayBufferWriter<byte> _key = new(256);
+    private readonly Utf8JsonWriter _valueWriter;
+    private readonly Utf8JsonWriter _keyWriter;
+
+    public RawEventWriter()
+    {
+        _valueWriter = new Utf8JsonWriter(_value, RawEventCodec.WriterOptions);
+        _keyWriter = new Utf8JsonWriter(_key, RawEventCodec.WriterOptions);
+    }
+
+    /// <summary>Empties the value buffer and returns the writer to encode the next event's value with.</summary>
+    public Utf8JsonWriter StartValue()
+    {
+        _value.ResetWrittenCount();
+        _valueWriter.Reset(_value);
+        return _valueWriter;
+    }
+
+    /// <summary>The value written since <see cref="StartValue"/> (flushed).</summary>
+    public ReadOnlySpan<byte> Value
+    {
+        get
+        {
+            _valueWriter.Flush();
+            return _value.WrittenSpan;
+        }
+    }
+
+    /// <summary>The Kafka key of a change, as <see cref="RawEventCodec.WriteKey"/> writes it; <paramref name="fallback"/> only read when there is no key.</summary>
+    public byte[] Key(IRowImage? key, TableId fallback)
+    {
+        _key.ResetWrittenCount();
+        _keyWriter.Reset(_key);
+        if (key is null)
+        {
+            _keyWriter.WriteStringValue(fallback.ToString());
+        }
+        else
+        {
+            key.WriteTo(_keyWriter);
+        }
+
+        _keyWriter.Flush();
+        return _key.WrittenSpan.ToArray();
+    }
 }

@@ -66,16 +66,7 @@ public sealed class CaptureBenchmark(int changes)
             return null;
         }
 
-        try
-        {
-            var text = await File.ReadAllTextAsync($"/proc/{pid}/stat");
-            var fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
-            return (long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture)) / 100.0;
-        }
-        catch (IOException)
-        {
-            return null;
-        }
+        return ProcessCpu.Of(pid.Value)?.TotalSeconds;
     }
 }
 

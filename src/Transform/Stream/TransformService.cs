@@ -66,8 +66,14 @@ public sealed class TransformService(
 
         var group = o.Transform.Group ?? $"{o.Kafka.TopicPrefix}-transform";
         var states = new Dictionary<TopicPartition, PartitionState>();
-        using var producer = new ProducerBuilder<byte[], byte[]>(kafka.ProducerConfig("peeq-cdc-transform")).Build();
-        using var consumer = new ConsumerBuilder<byte[], byte[]>(kafka.ConsumerConfig(group, "peeq-cdc-transform"))
+        // Per message, the client marshals only what this loop reads: a consumed message's topic (not its headers or
+        // timestamp), a delivery report's status and key (not the value, headers or timestamp).
+        var producerConfig = kafka.ProducerConfig("peeq-cdc-transform");
+        producerConfig.DeliveryReportFields = "key,status";
+        var consumerConfig = kafka.ConsumerConfig(group, "peeq-cdc-transform");
+        consumerConfig.ConsumeResultFields = "topic";
+        using var producer = new ProducerBuilder<byte[], byte[]>(producerConfig).Build();
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(consumerConfig)
             .SetPartitionsRevokedHandler((_, revoked) =>
             {
                 foreach (var p in revoked)

@@ -330,7 +330,13 @@ public static class RawEventCodec
                             return null;
                         }
 
-                        op = r.ValueTextEquals("c"u8) ? "c" : r.ValueTextEquals("u"u8) ? "u" : r.ValueTextEquals("d"u8) ? "d" : r.ValueTextEquals("r"u8) ? "r" : r.GetString();
+                        op = r.ValueTextEquals("c"u8) ? "c" : r.ValueTextEquals("u"u8) ? "u" : r.ValueTextEquals("d"u8) ? "d" : r.ValueTextEquals("r"u8) ? "r"
+                            : r.ValueTextEquals("t"u8) ? "t" : null;
+                        if (op is null)
+                        {
+                            return null; // an unknown op: the node reader names it
+                        }
+
                         break;
                     case 16:
                         if (r.TokenType == JsonTokenType.StartArray)

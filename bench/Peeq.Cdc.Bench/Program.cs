@@ -98,7 +98,7 @@ switch (which)
     case "memory":
         {
             var m = await new MemoryBenchmark(Size(1_000_000)).RunAsync();
-            return await Write("memory", new Summary(m.Rows) { Memory = m }.Markdown(), m, m.Small.TargetComplete && m.Middle.TargetComplete && m.Large.TargetComplete);
+            return await Write("memory", new Summary(m.Rows) { Memory = m }.Markdown(), m, m.Small.TargetComplete && m.Middle.TargetComplete && m.Large.TargetComplete && m.Snapshot.TargetComplete);
         }
 
     case "capture":

@@ -119,8 +119,22 @@ public sealed class Summary(int size)
 
             Row(b, $"peak RSS of the embedded broker (the bench process, which also hosts it): {m.Rows:N0}-row vs {m.Small.Rows}-row transaction",
                 $"{m.Large.BrokerPeakRss / 1048576.0:0} MiB", $"{m.Small.BrokerPeakRss / 1048576.0:0} MiB", "", "(informative)", null);
+            foreach (var stage in m.Small.PeakRss.Keys)
+            {
+                Row(b, $"peak RSS of the `{stage}` worker (its own process): the initial snapshot of a {m.Rows:N0}-row table vs one {m.Small.Rows}-row transaction",
+                    $"{m.Snapshot.PeakRss[stage] / 1048576.0:0} MiB", $"{m.Small.PeakRss[stage] / 1048576.0:0} MiB", $"{m.SnapshotRatios[stage]:0.00}×", "≤ 1.5×", m.SnapshotRatios[stage] <= 1.5);
+            }
+
+            Row(b, $"CPU per row of the {m.Rows:N0}-row initial snapshot, start → snapshot done, beyond the small run's start-up, µs",
+                string.Join(", ", m.Snapshot.CpuSeconds.Select(c => $"{c.Key} {c.Value * 1e6 / m.Rows:0.0}")) + $"; total {m.Snapshot.CpuSeconds.Values.Sum() * 1e6 / m.Rows:0.0}"
+                    + $" (wall {m.Snapshot.Seconds:0.00} s = {m.Snapshot.Seconds * 1e6 / m.Rows:0.0} µs a row, start-up included)",
+                "", "", "(informative)", null);
+            Row(b, $"CPU per row of the {m.Rows:N0}-row transaction, commit → target applied, µs (where the machine's 2 cores went; \"broker\" = the bench process)",
+                string.Join(", ", m.Large.CpuSeconds.Select(c => $"{c.Key} {c.Value * 1e6 / m.Rows:0.0}")) + $"; total {m.Large.CpuSeconds.Values.Sum() * 1e6 / m.Rows:0.0}"
+                    + $" (wall {m.Large.Seconds * 1e6 / m.Rows:0.0})",
+                "", "", "(informative)", null);
             Row(b, $"the {m.Rows:N0}-row transaction applied by the three worker processes, commit → target applied", $"{m.Large.Seconds:0.00} s, {m.Rows / m.Large.Seconds:N0} rows/s",
-                "", "", "every row", m.Large.TargetComplete && m.Middle.TargetComplete && m.Small.TargetComplete);
+                "", "", "every row", m.Large.TargetComplete && m.Middle.TargetComplete && m.Small.TargetComplete && m.Snapshot.TargetComplete);
         }
 
         var peaks = new List<string>();

@@ -27,6 +27,9 @@ public sealed class WorkerProcess
 
     public int ExitCode => _process.ExitCode;
 
+    /// <summary>The worker's CPU time so far (user + system), or null once it has exited.</summary>
+    public TimeSpan? CpuTime() => ProcessCpu.Of(_process.Id);
+
     /// <summary>Writes <paramref name="options"/> as the YAML config file the workers read.</summary>
     public static Task WriteConfigAsync(PipelineOptions options, string path) =>
         File.WriteAllTextAsync(path, new SerializerBuilder().WithNamingConvention(CamelCaseNamingConvention.Instance)

@@ -226,7 +226,264 @@ public static class RawEventCodec
         }
     }
 
-    private static RawEvent ReadCore(ReadOnlySpan<byte> value, JsonObject? key = null)
+    private static RawEvent ReadCore(ReadOnlySpan<byte> value, JsonObject? key = null) =>
+        ReadChangeDirect(value, key) ?? ReadNodes(value, key);
+
+    /// <summary>
+    /// The one-pass decoder of a change envelope, straight from the message bytes (one per row, so the Transform's hot
+    /// path): the envelope's fields are read with a <see cref="Utf8JsonReader"/>, only the row images become
+    /// <see cref="JsonObject"/>s. Null for anything else — a transaction marker, a schema event, or an envelope that
+    /// is malformed in any way — which <see cref="ReadNodes"/> then reads (or rejects with its reason), so both give
+    /// the same result for every input (EventCodecTests compares them).
+    /// </summary>
+    internal static RawChange? ReadChangeDirect(ReadOnlySpan<byte> value, JsonObject? key)
+    {
+        try
+        {
+            var r = new Utf8JsonReader(value, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
+            if (!r.Read() || r.TokenType != JsonTokenType.StartObject)
+            {
+                return null;
+            }
+
+            JsonObject? before = null, after = null;
+            string? op = null;
+            IReadOnlyList<string> unchanged = [];
+            var seen = 0;
+            ChangeSource src = default;
+            while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
+            {
+                int field;
+                if (r.ValueTextEquals("before"u8))
+                {
+                    field = 1;
+                }
+                else if (r.ValueTextEquals("after"u8))
+                {
+                    field = 2;
+                }
+                else if (r.ValueTextEquals("source"u8))
+                {
+                    field = 4;
+                }
+                else if (r.ValueTextEquals("op"u8))
+                {
+                    field = 8;
+                }
+                else if (r.ValueTextEquals("unchanged"u8))
+                {
+                    field = 16;
+                }
+                else if (r.ValueTextEquals("status"u8) || r.ValueTextEquals("type"u8))
+                {
+                    return null; // a marker or a schema event
+                }
+                else
+                {
+                    field = 0;
+                }
+
+                if ((seen & field) != 0)
+                {
+                    return null; // a duplicate: the node reader rejects it
+                }
+
+                seen |= field;
+                if (!r.Read())
+                {
+                    return null;
+                }
+
+                switch (field)
+                {
+                    case 1 or 2:
+                        JsonObject? image = null;
+                        if (r.TokenType == JsonTokenType.StartObject)
+                        {
+                            image = JsonObject.Create(JsonElement.ParseValue(ref r));
+                        }
+                        else
+                        {
+                            r.Skip();
+                        }
+
+                        if (field == 1)
+                        {
+                            before = image;
+                        }
+                        else
+                        {
+                            after = image;
+                        }
+
+                        break;
+                    case 4:
+                        if (r.TokenType != JsonTokenType.StartObject || !ChangeSource.TryRead(ref r, out src))
+                        {
+                            return null;
+                        }
+
+                        break;
+                    case 8:
+                        if (r.TokenType != JsonTokenType.String)
+                        {
+                            return null;
+                        }
+
+                        op = r.ValueTextEquals("c"u8) ? "c" : r.ValueTextEquals("u"u8) ? "u" : r.ValueTextEquals("d"u8) ? "d" : r.ValueTextEquals("r"u8) ? "r"
+                            : r.ValueTextEquals("t"u8) ? "t" : null;
+                        if (op is null)
+                        {
+                            return null; // an unknown op: the node reader names it
+                        }
+
+                        break;
+                    case 16:
+                        if (r.TokenType == JsonTokenType.StartArray)
+                        {
+                            var names = new List<string>();
+                            while (r.Read() && r.TokenType != JsonTokenType.EndArray)
+                            {
+                                if (r.TokenType != JsonTokenType.String)
+                                {
+                                    return null;
+                                }
+
+                                names.Add(r.GetString()!);
+                            }
+
+                            unchanged = names.ToArray();
+                        }
+                        else
+                        {
+                            r.Skip();
+                        }
+
+                        break;
+                    default:
+                        r.Skip();
+                        break;
+                }
+            }
+
+            if (r.TokenType != JsonTokenType.EndObject || r.Read() || (seen & 4) == 0 || op is null)
+            {
+                return null;
+            }
+
+            return new RawChange(src.Name!, src.Db!, new TableId(src.Schema!, src.Table!), ParseOp(op), new SourcePosition(src.CommitLsn, src.Seq),
+                new Lsn((ulong)src.ChangeLsn), src.TxId, src.TsMs, src.Snapshot, key, before, after, unchanged);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The fields of a change envelope's <c>source</c> block the pipeline reads; the text ones reuse the last row's strings.</summary>
+    private struct ChangeSource
+    {
+        [ThreadStatic]
+        private static string?[]? t_last;
+
+        public string? Name;
+        public string? Db;
+        public string? Schema;
+        public string? Table;
+        public Lsn CommitLsn;
+        public long Seq;
+        public long ChangeLsn;
+        public long TxId;
+        public long TsMs;
+        public bool Snapshot;
+
+        public static bool TryRead(ref Utf8JsonReader r, out ChangeSource s)
+        {
+            s = default;
+            var last = t_last ??= new string?[4];
+            Span<char> chars = stackalloc char[40];
+            var seen = 0;
+            while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
+            {
+                int field = r.ValueTextEquals("name"u8) ? 1
+                    : r.ValueTextEquals("db"u8) ? 2
+                    : r.ValueTextEquals("schema"u8) ? 4
+                    : r.ValueTextEquals("table"u8) ? 8
+                    : r.ValueTextEquals("commit_lsn"u8) ? 16
+                    : r.ValueTextEquals("seq"u8) ? 32
+                    : r.ValueTextEquals("lsn"u8) ? 64
+                    : r.ValueTextEquals("txId"u8) ? 128
+                    : r.ValueTextEquals("ts_ms"u8) ? 256
+                    : r.ValueTextEquals("snapshot"u8) ? 512
+                    : 0;
+                if ((seen & field) != 0 || !r.Read())
+                {
+                    return false;
+                }
+
+                seen |= field;
+                switch (field)
+                {
+                    case 1 or 2 or 4 or 8:
+                        if (r.TokenType != JsonTokenType.String)
+                        {
+                            return false;
+                        }
+
+                        var slot = System.Numerics.BitOperations.Log2((uint)field);
+                        var text = last[slot] is { } known && r.ValueTextEquals(known) ? known : (last[slot] = r.GetString()!);
+                        switch (field)
+                        {
+                            case 1: s.Name = text; break;
+                            case 2: s.Db = text; break;
+                            case 4: s.Schema = text; break;
+                            default: s.Table = text; break;
+                        }
+
+                        break;
+                    case 16:
+                        if (r.TokenType != JsonTokenType.String || r.HasValueSequence || r.ValueSpan.Length > 40
+                            || !Lsn.TryParse(chars[..r.CopyString(chars)], out s.CommitLsn))
+                        {
+                            return false;
+                        }
+
+                        break;
+                    case 32 or 64 or 128 or 256:
+                        if (r.TokenType != JsonTokenType.Number || !r.TryGetInt64(out var n))
+                        {
+                            return false;
+                        }
+
+                        switch (field)
+                        {
+                            case 32: s.Seq = n; break;
+                            case 64: s.ChangeLsn = n; break;
+                            case 128: s.TxId = n; break;
+                            default: s.TsMs = n; break;
+                        }
+
+                        break;
+                    case 512:
+                        if (r.TokenType != JsonTokenType.String)
+                        {
+                            return false;
+                        }
+
+                        s.Snapshot = r.ValueTextEquals("true"u8) || r.ValueTextEquals("last"u8) || r.ValueTextEquals("first"u8);
+                        break;
+                    default:
+                        r.Skip();
+                        break;
+                }
+            }
+
+            return r.TokenType == JsonTokenType.EndObject && seen == 1023;
+        }
+    }
+
+    /// <summary>Reads any raw-topic value through a <see cref="JsonObject"/> tree (markers, schema events, and the reference for changes).</summary>
+    internal static RawEvent ReadNodes(ReadOnlySpan<byte> value, JsonObject? key = null)
     {
         JsonObject obj;
         try

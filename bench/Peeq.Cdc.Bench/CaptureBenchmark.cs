@@ -27,6 +27,7 @@ public sealed class CaptureBenchmark(int changes)
         var produced = CaptureMetrics.Transactions.WithLabels("bench", "transaction");
         var start = produced.Value;
         BenchRig.ResetPeakRss();
+        var cpu0 = ThreadCpu.Take();
         var sw = Stopwatch.StartNew();
         var app = await rig.StartPipelineAsync(Stages.Capture);
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(30);
@@ -41,10 +42,31 @@ public sealed class CaptureBenchmark(int changes)
         }
 
         sw.Stop();
+        var cpu1 = ThreadCpu.Take();
         var peak = BenchRig.PeakRssBytes();
+
+        // The walsender serving Capture (its whole life is this run): the server's share of the decode.
+        var walsender = await WalsenderCpuSecondsAsync(rig.SourceCs);
         await app.StopAsync();
         await app.DisposeAsync();
-        return new CaptureBenchResult(changes, transactions, sw.Elapsed.TotalSeconds, recv.TotalSeconds, peak);
+        return new CaptureBenchResult(changes, transactions, sw.Elapsed.TotalSeconds, recv.TotalSeconds, peak)
+        {
+            ProcessCpuSeconds = cpu1.ProcessSecondsSince(cpu0),
+            CpuByThread = cpu1.GroupsSince(cpu0),
+            WalsenderCpuSeconds = walsender,
+        };
+    }
+
+    private static async Task<double?> WalsenderCpuSecondsAsync(string sourceCs)
+    {
+        var pid = await BenchRig.Scalar<int?>(sourceCs,
+            "SELECT pid FROM pg_stat_activity WHERE backend_type = 'walsender' AND application_name LIKE 'peeq-cdc capture%' ORDER BY backend_start DESC LIMIT 1");
+        if (pid is null)
+        {
+            return null;
+        }
+
+        return ProcessCpu.Of(pid.Value)?.TotalSeconds;
     }
 }
 
@@ -56,4 +78,13 @@ public sealed record CaptureBenchResult(int Changes, int Transactions, double Ca
 
     /// <summary>Capture's rate as a fraction of pg_recvlogical's (target ≥ 0.7).</summary>
     public double Ratio => RecvLogicalSeconds / CaptureSeconds;
+
+    /// <summary>This process's CPU time while Capture ran (Capture, its producer's librdkafka threads and the embedded broker).</summary>
+    public double ProcessCpuSeconds { get; init; }
+
+    /// <summary>The same by thread group, largest first.</summary>
+    public IReadOnlyList<KeyValuePair<string, double>> CpuByThread { get; init; } = [];
+
+    /// <summary>CPU time of the walsender that served Capture (start to end of the run).</summary>
+    public double? WalsenderCpuSeconds { get; init; }
 }

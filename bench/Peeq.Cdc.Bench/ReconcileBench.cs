@@ -29,6 +29,7 @@ public static class ReconcileBench
             | ratio: reconciliation / COPY baseline | {r.Ratio:0.00}× |
             | the reconciler's own two queries (same SQL, text results), drained concurrently: the servers' share | {r.QuerySeconds:0.00} s ({r.QuerySeconds / r.CopySeconds:0.00}× the COPY baseline) |
             | the reconciler process's CPU time per run | {string.Join(", ", r.CpuRuns.Select(x => x.ToString("0.00", CultureInfo.InvariantCulture)))} s ({r.CpuRuns.Min() * 1e6 / r.Rows:0.0} µs a row at best) |
+            | garbage collection per run (the reconciler's process) | {string.Join("; ", r.GcRuns ?? [])} |
             | load average (1, 5, 15 min) when written | {File.ReadAllText("/proc/loadavg").Split(' ').Take(3).Aggregate((a, b) => a + " " + b)} |
             | peak RSS of the process during reconciliation (before: {r.BaselineRssBytes / 1048576.0:0} MiB) | {r.PeakRssBytes / 1048576.0:0} MiB |
             | peak managed heap during reconciliation | {r.PeakManagedBytes / 1048576.0:0} MiB |

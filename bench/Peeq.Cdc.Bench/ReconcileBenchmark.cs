@@ -29,7 +29,8 @@ public sealed record ReconcileBenchResult(
     IReadOnlyList<double> CopyRuns,
     double QuerySeconds,
     IReadOnlyList<double> QueryRuns,
-    IReadOnlyList<double> CpuRuns);
+    IReadOnlyList<double> CpuRuns,
+    IReadOnlyList<string>? GcRuns = null);
 
 /// <summary>
 /// The reconciler on one table pair of N rows (transaction-db's transactions, the seed's largest table:
@@ -120,6 +121,7 @@ public sealed class ReconcileBenchmark(int rows)
         var copyRuns = new List<double>();
         var queryRuns = new List<double>();
         var cpuRuns = new List<double>();
+        var gcRuns = new List<string>();
         var reconcileRuns = new List<double>();
         long peakRss = 0, peakManaged = 0;
         ReconciliationReport? report = null;
@@ -144,10 +146,16 @@ public sealed class ReconcileBenchmark(int rows)
             var dir = Path.Combine(Path.GetTempPath(), "peeq-bench-reconcile", Guid.NewGuid().ToString("N")[..8]);
             var clock = Stopwatch.StartNew();
             var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+            int gen0 = GC.CollectionCount(0), gen1 = GC.CollectionCount(1), gen2 = GC.CollectionCount(2);
+            var pause0 = GC.GetTotalPauseDuration();
+            var allocated0 = GC.GetTotalAllocatedBytes();
             report = await new Reconciliation(config, mappings, logs.CreateLogger("reconcile")).RunAsync(dir, CancellationToken.None);
             reconcileRuns.Add(clock.Elapsed.TotalSeconds);
             cpuRuns.Add((Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds);
-            Console.Error.WriteLine($"bench: reconciler process CPU {cpuRuns[^1]:0.00} s");
+            // The garbage collector's share of that CPU: collections by generation, their pauses, what was allocated.
+            gcRuns.Add($"{GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2} collections (gen 0/1/2), "
+                + $"{(GC.GetTotalPauseDuration() - pause0).TotalSeconds:0.00} s paused, {(GC.GetTotalAllocatedBytes() - allocated0) / (double)rows:N0} bytes allocated a row");
+            Console.Error.WriteLine($"bench: reconciler process CPU {cpuRuns[^1]:0.00} s; GC {gcRuns[^1]}");
             await sampling.CancelAsync();
             await sampler;
             Directory.Delete(dir, true);
@@ -158,7 +166,7 @@ public sealed class ReconcileBenchmark(int rows)
         var copySeconds = copyRuns.Min();
         return new ReconcileBenchResult(rows, reconcileSeconds, copySeconds, reconcileSeconds / copySeconds, rows / reconcileSeconds,
             peakRss, baselineRss, peakManaged, report!.Verdict.ToString(), report.Checksums.Sum(c => c.RowsCompared), report.Totals.Differences, 4, reconcileRuns, copyRuns,
-            queryRuns.Min(), queryRuns, cpuRuns);
+            queryRuns.Min(), queryRuns, cpuRuns, gcRuns);
     }
 
     /// <summary>Both sides read in full, ordered by key, in binary, at the same time: the floor for any full comparison.</summary>

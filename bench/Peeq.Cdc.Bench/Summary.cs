@@ -49,6 +49,10 @@ public sealed class Summary(int size)
                 $"{c.CaptureSeconds:0.00} s, {c.CaptureRowsPerSecond:N0} rows/s",
                 $"pg_recvlogical, same WAL, slot type and publication: {c.RecvLogicalSeconds:0.00} s, {c.RecvLogicalRowsPerSecond:N0} rows/s",
                 $"{c.Ratio:0.00}× its rate", "≥ 0.7×", c.Ratio >= 0.7);
+            Row(b, "capture alone: CPU time of the bench process while Capture ran (Capture, its producer and the embedded broker), by thread",
+                $"{c.ProcessCpuSeconds:0.00} s, {c.ProcessCpuSeconds * 1e6 / c.Changes:0.0} µs a row; "
+                + string.Join(", ", c.CpuByThread.Take(6).Select(g => $"{g.Key} {g.Value:0.00}")),
+                c.WalsenderCpuSeconds is { } ws ? $"its walsender {ws:0.00} s, {ws * 1e6 / c.Changes:0.0} µs a row" : "", "", "(informative)", null);
         }
 
         if (Slice is { } s)

@@ -28,7 +28,12 @@ public sealed class CaptureService(PipelineConfig config, KafkaEndpoint kafka, I
         var options = config.Options;
         // Debezium-fed sources have their own connector; Capture leaves them alone.
         var sources = options.Sources.Where(s => (only is null || only.Contains(s.Name)) && !s.IsDebezium).ToList();
-        using var producer = new ProducerBuilder<byte[], byte[]>(kafka.ProducerConfig("peeq-cdc-capture"))
+        var producerConfig = kafka.ProducerConfig("peeq-cdc-capture");
+
+        // Capture reads only a delivery report's error: without this, every report also copies the message's
+        // headers and timestamp back from librdkafka (one allocation per event).
+        producerConfig.DeliveryReportFields = "status";
+        using var producer = new ProducerBuilder<byte[], byte[]>(producerConfig)
             .SetLogHandler((_, m) => _logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
             .Build();
         foreach (var s in sources)

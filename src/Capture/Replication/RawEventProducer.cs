@@ -1,4 +1,3 @@
-using System.Buffers;
 using Confluent.Kafka;
 using Peeq.Cdc.Capture.Position;
 using Peeq.Cdc.Contracts;
@@ -13,6 +12,8 @@ namespace Peeq.Cdc.Capture.Replication;
 public sealed class RawEventProducer(IProducer<byte[], byte[]> producer, string source, string topic, InFlightWindow window)
 {
     private readonly TopicPartition _partition = new(topic, 0);
+    private readonly Prometheus.Counter.Child _bytes = CaptureMetrics.Bytes.WithLabels(source);
+    private Action<DeliveryReport<byte[], byte[]>>? _onDelivery; // one delegate, not one per message
     private volatile Exception? _failure;
     private static readonly Headers BeginHeaders = TypeHeaders("begin");
     private static readonly Headers EndHeaders = TypeHeaders("end");
@@ -48,7 +49,7 @@ public sealed class RawEventProducer(IProducer<byte[], byte[]> producer, string 
         {
             try
             {
-                producer.Produce(_partition, message, OnDelivery);
+                producer.Produce(_partition, message, _onDelivery ??= OnDelivery);
                 break;
             }
             catch (ProduceException<byte[], byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
@@ -58,7 +59,7 @@ public sealed class RawEventProducer(IProducer<byte[], byte[]> producer, string 
         }
 
         window.Add(position, value.Length + (key?.Length ?? 0));
-        CaptureMetrics.Bytes.WithLabels(source).Inc(value.Length);
+        _bytes.Inc(value.Length);
     }
 
     private void OnDelivery(DeliveryReport<byte[], byte[]> report)
@@ -75,19 +76,4 @@ public sealed class RawEventProducer(IProducer<byte[], byte[]> producer, string 
 /// <summary>Kafka did not take an event; the session restarts from the slot.</summary>
 public sealed class KafkaDeliveryException(string message, Exception inner) : Exception(message, inner);
 
-/// <summary>A reusable buffer for encoding change events.</summary>
-internal sealed class EventBuffer
-{
-    private readonly ArrayBufferWriter<byte> _buffer = new(4096);
 
-    public ArrayBufferWriter<byte> Writer
-    {
-        get
-        {
-            _buffer.ResetWrittenCount();
-            return _buffer;
-        }
-    }
-
-    public ReadOnlySpan<byte> Written => _buffer.WrittenSpan;
-}

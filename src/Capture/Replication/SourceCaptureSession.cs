@@ -41,7 +41,7 @@ public sealed class SourceCaptureSession
     private readonly SourceCaptureContext ctx;
     private readonly string _name;
     private readonly string _session = Guid.NewGuid().ToString("N")[..12];
-    private readonly EventBuffer _buffer = new();
+    private readonly RawEventWriter _encoder = new();
     private readonly WatermarkTracker _tracker;
     private readonly HashSet<uint> _pendingSchema = [];
     private readonly Counter.Child _eventsInsert;
@@ -49,6 +49,8 @@ public sealed class SourceCaptureSession
     private readonly Counter.Child _eventsDelete;
     private readonly Counter.Child _eventsTruncate;
     private readonly Counter.Child _eventsRead;
+    private readonly Counter.Child _transactions;
+    private readonly Gauge.Child _lastCommitTimestamp;
     private Lsn _prevEnd;
     private Lsn _lastPosition;
     private long _lastReplayRequested;
@@ -69,6 +71,8 @@ public sealed class SourceCaptureSession
         _eventsDelete = CaptureMetrics.Events.WithLabels(_name, "d");
         _eventsTruncate = CaptureMetrics.Events.WithLabels(_name, "t");
         _eventsRead = CaptureMetrics.Events.WithLabels(_name, "r");
+        _transactions = CaptureMetrics.Transactions.WithLabels(_name, "transaction");
+        _lastCommitTimestamp = CaptureMetrics.LastCommitTimestamp.WithLabels(_name);
     }
 
     /// <summary>Runs until cancelled, a replay is requested (returns), or the session fails (throws).</summary>
@@ -507,8 +511,8 @@ public sealed class SourceCaptureSession
                         _prevEnd = end;
                         tx.Close();
                         _lastCommitSeen = DateTime.UtcNow;
-                        CaptureMetrics.Transactions.WithLabels(_name, "transaction").Inc();
-                        CaptureMetrics.LastCommitTimestamp.WithLabels(_name).Set(ToUnixMs(c.TransactionCommitTimestamp) / 1000.0);
+                        _transactions.Inc();
+                        _lastCommitTimestamp.Set(ToUnixMs(c.TransactionCommitTimestamp) / 1000.0);
                         break;
                     }
             }
@@ -543,7 +547,7 @@ public sealed class SourceCaptureSession
         }
 
         _tracker.OnChange(rel.Table, key, after);
-        if (before is not null && RawEventCodec.WriteKey(before.KeyImage, rel.Table.ToString()) is var old && !old.AsSpan().SequenceEqual(key))
+        if (before is not null && _encoder.Key(before.KeyImage, rel.Table) is var old && !old.AsSpan().SequenceEqual(key))
         {
             // The key changed: the old key's row is gone from where the chunk read it.
             _tracker.OnChange(rel.Table, old, null);
@@ -563,13 +567,12 @@ public sealed class SourceCaptureSession
             EmitSchema(tx, rel);
         }
 
-        var seq = tx.Next(rel.Table);
+        var (seq, collectionOrder) = tx.Next(rel.Table);
         var position = new SourcePosition(tx.CommitLsn, seq);
-        var writer = _buffer.Writer;
-        RawEventCodec.WriteChange(writer, _name, ctx.Source.Database, rel.Table, op, position, changeLsn, tx.Xid, tx.TsMs, snapshot: false,
-            before, after, after?.Unchanged, tx.CollectionOrder(rel.Table));
-        var key = RawEventCodec.WriteKey(keySource is not null && rel.HasKey ? keySource.KeyImage : null, rel.Table.ToString());
-        ctx.Producer.ProduceChange(key, _buffer.Written, position);
+        RawEventCodec.WriteChange(_encoder.StartValue(), _name, ctx.Source.Database, rel.Table, op, position, changeLsn, tx.Xid, tx.TsMs, snapshot: false,
+            before, after, after?.Unchanged, collectionOrder);
+        var key = _encoder.Key(keySource is not null && rel.HasKey ? keySource.KeyImage : null, rel.Table);
+        ctx.Producer.ProduceChange(key, _encoder.Value, position);
         counter.Inc();
         return key;
     }
@@ -613,9 +616,9 @@ public sealed class SourceCaptureSession
             }
 
             var position = new SourcePosition(at, ++seq);
-            RawEventCodec.WriteChange(_buffer.Writer, _name, ctx.Source.Database, chunk.Table, ChangeOp.Read, position, at, 0, ts, snapshot: true,
+            RawEventCodec.WriteChange(_encoder.StartValue(), _name, ctx.Source.Database, chunk.Table, ChangeOp.Read, position, at, 0, ts, snapshot: true,
                 null, image, image.Unchanged, seq);
-            ctx.Producer.ProduceChange(row.Key, _buffer.Written, position);
+            ctx.Producer.ProduceChange(row.Key, _encoder.Value, position);
             if ((seq & 255) == 0 && ctx.Window.IsFull)
             {
                 await WaitForRoomAsync(ct);
@@ -660,10 +663,10 @@ public sealed class SourceCaptureSession
         {
             var position = new SourcePosition(at, ++seq);
             var count = collections[table] = collections.GetValueOrDefault(table) + 1;
-            RawEventCodec.WriteChange(_buffer.Writer, _name, ctx.Source.Database, table, ChangeOp.Read, position, at, 0, ts, snapshot: true,
+            RawEventCodec.WriteChange(_encoder.StartValue(), _name, ctx.Source.Database, table, ChangeOp.Read, position, at, 0, ts, snapshot: true,
                 null, row, row.Unchanged, count);
-            var key = RawEventCodec.WriteKey(row.HasKey ? row.KeyImage : null, table.ToString());
-            ctx.Producer.ProduceChange(key, _buffer.Written, position);
+            var key = _encoder.Key(row.HasKey ? row.KeyImage : null, table);
+            ctx.Producer.ProduceChange(key, _encoder.Value, position);
             if ((seq & 255) == 0 && ctx.Window.IsFull)
             {
                 await WaitForRoomAsync(ct);
@@ -872,16 +875,16 @@ public sealed class SourceCaptureSession
             _collections.Clear();
         }
 
-        public long Next(TableId table)
+        /// <summary>The next change's position in the transaction and its order within its table's changes.</summary>
+        public (long Seq, long CollectionOrder) Next(TableId table)
         {
-            _collections[table] = _collections.GetValueOrDefault(table) + 1;
-            return ++Seq;
+            ref var count = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_collections, table, out _);
+            count++;
+            return (++Seq, count);
         }
 
         /// <summary>A schema event takes a position in the transaction but is not a change of a data collection.</summary>
         public long NextSchema() => ++Seq;
-
-        public long CollectionOrder(TableId table) => _collections.GetValueOrDefault(table);
 
         public IReadOnlyList<KeyValuePair<string, long>> Collections() =>
             _collections.Select(kv => new KeyValuePair<string, long>(kv.Key.ToString(), kv.Value)).ToList();

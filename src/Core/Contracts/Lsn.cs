@@ -55,4 +55,13 @@ public readonly record struct Lsn(ulong Value) : IComparable<Lsn>
     public static ulong Distance(Lsn newer, Lsn older) => newer.Value > older.Value ? newer.Value - older.Value : 0;
 
     public override string ToString() => $"{Value >> 32:X}/{Value & 0xFFFFFFFF:X}";
+
+    /// <summary>Writes <see cref="ToString"/>'s text as UTF-8 into <paramref name="utf8"/> (at least 17 bytes); returns its length.</summary>
+    public int FormatUtf8(Span<byte> utf8)
+    {
+        ((uint)(Value >> 32)).TryFormat(utf8, out var hi, "X", CultureInfo.InvariantCulture);
+        utf8[hi] = (byte)'/';
+        ((uint)(Value & 0xFFFFFFFF)).TryFormat(utf8[(hi + 1)..], out var lo, "X", CultureInfo.InvariantCulture);
+        return hi + 1 + lo;
+    }
 }

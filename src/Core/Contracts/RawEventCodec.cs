@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -144,8 +145,31 @@ public static class RawEventCodec
         long dataCollectionOrder = 0)
     {
         using var w = new Utf8JsonWriter(buffer, WriterOptions);
+        WriteChange(w, source, database, table, op, position, changeLsn, txId, tsMs, snapshot, before, after, unchanged, dataCollectionOrder);
+    }
+
+    /// <summary>
+    /// Writes a change envelope with <paramref name="w"/> (flushed when done), so a caller encoding many events reuses one
+    /// writer (<see cref="RawEventWriter"/>). The bytes are the same as the buffer overload's.
+    /// </summary>
+    public static void WriteChange(
+        Utf8JsonWriter w,
+        string source,
+        string database,
+        TableId table,
+        ChangeOp op,
+        SourcePosition position,
+        Lsn changeLsn,
+        long txId,
+        long tsMs,
+        bool snapshot,
+        IRowImage? before,
+        IRowImage? after,
+        IReadOnlyList<string>? unchanged,
+        long dataCollectionOrder = 0)
+    {
         w.WriteStartObject();
-        w.WritePropertyName("before");
+        w.WritePropertyName(Names.Before);
         if (before is null)
         {
             w.WriteNullValue();
@@ -155,7 +179,7 @@ public static class RawEventCodec
             before.WriteTo(w);
         }
 
-        w.WritePropertyName("after");
+        w.WritePropertyName(Names.After);
         if (after is null)
         {
             w.WriteNullValue();
@@ -165,32 +189,38 @@ public static class RawEventCodec
             after.WriteTo(w);
         }
 
-        w.WriteStartObject("source");
-        w.WriteString("version", Version);
-        w.WriteString("connector", "postgresql");
-        w.WriteString("name", source);
-        w.WriteNumber("ts_ms", tsMs);
-        w.WriteString("snapshot", snapshot ? "true" : "false");
-        w.WriteString("db", database);
-        w.WriteNull("sequence");
-        w.WriteString("schema", table.Schema);
-        w.WriteString("table", table.Name);
-        w.WriteNumber("txId", txId);
-        w.WriteNumber("lsn", changeLsn.Value);
-        w.WriteNull("xmin");
-        w.WriteString("commit_lsn", position.CommitLsn.ToString());
-        w.WriteNumber("seq", position.Seq);
+        Span<byte> text = stackalloc byte[48];
+        w.WriteStartObject(Names.Source);
+        w.WriteString(Names.Version, Names.VersionValue);
+        w.WriteString(Names.Connector, Names.Postgresql);
+        w.WriteString(Names.Name, source);
+        w.WriteNumber(Names.TsMs, tsMs);
+        w.WriteString(Names.Snapshot, snapshot ? Names.True : Names.False);
+        w.WriteString(Names.Db, database);
+        w.WriteNull(Names.Sequence);
+        w.WriteString(Names.Schema, table.Schema);
+        w.WriteString(Names.Table, table.Name);
+        w.WriteNumber(Names.TxId, txId);
+        w.WriteNumber(Names.Lsn, changeLsn.Value);
+        w.WriteNull(Names.Xmin);
+        w.WriteString(Names.CommitLsn, text[..position.CommitLsn.FormatUtf8(text)]);
+        w.WriteNumber(Names.Seq, position.Seq);
         w.WriteEndObject();
-        w.WriteString("op", OpCode(op));
-        w.WriteNumber("ts_ms", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-        w.WriteStartObject("transaction");
-        w.WriteString("id", $"{txId}:{position.CommitLsn.Value}");
-        w.WriteNumber("total_order", position.Seq);
-        w.WriteNumber("data_collection_order", dataCollectionOrder);
+        w.WriteString(Names.Op, OpCodeText(op));
+        w.WriteNumber(Names.TsMs, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        w.WriteStartObject(Names.Transaction);
+
+        // "<txId>:<commit LSN as a number>", formatted in place instead of through a string.
+        txId.TryFormat(text, out var n, default, CultureInfo.InvariantCulture);
+        text[n++] = (byte)':';
+        position.CommitLsn.Value.TryFormat(text[n..], out var m, default, CultureInfo.InvariantCulture);
+        w.WriteString(Names.Id, text[..(n + m)]);
+        w.WriteNumber(Names.TotalOrder, position.Seq);
+        w.WriteNumber(Names.DataCollectionOrder, dataCollectionOrder);
         w.WriteEndObject();
         if (unchanged is { Count: > 0 })
         {
-            w.WriteStartArray("unchanged");
+            w.WriteStartArray(Names.Unchanged);
             foreach (var c in unchanged)
             {
                 w.WriteStringValue(c);
@@ -200,6 +230,54 @@ public static class RawEventCodec
         }
 
         w.WriteEndObject();
+        w.Flush();
+    }
+
+    private static JsonEncodedText OpCodeText(ChangeOp op) => op switch
+    {
+        ChangeOp.Create => Names.C,
+        ChangeOp.Update => Names.U,
+        ChangeOp.Delete => Names.D,
+        ChangeOp.Read => Names.R,
+        ChangeOp.Truncate => Names.T,
+        _ => throw new ArgumentOutOfRangeException(nameof(op)),
+    };
+
+    /// <summary>The envelope's property names and fixed values, encoded once (all ASCII: the same bytes as writing the strings).</summary>
+    private static class Names
+    {
+        public static readonly JsonEncodedText Before = JsonEncodedText.Encode("before");
+        public static readonly JsonEncodedText After = JsonEncodedText.Encode("after");
+        public static readonly JsonEncodedText Source = JsonEncodedText.Encode("source");
+        public static readonly JsonEncodedText Version = JsonEncodedText.Encode("version");
+        public static readonly JsonEncodedText VersionValue = JsonEncodedText.Encode(RawEventCodec.Version);
+        public static readonly JsonEncodedText Connector = JsonEncodedText.Encode("connector");
+        public static readonly JsonEncodedText Postgresql = JsonEncodedText.Encode("postgresql");
+        public static readonly JsonEncodedText Name = JsonEncodedText.Encode("name");
+        public static readonly JsonEncodedText TsMs = JsonEncodedText.Encode("ts_ms");
+        public static readonly JsonEncodedText Snapshot = JsonEncodedText.Encode("snapshot");
+        public static readonly JsonEncodedText True = JsonEncodedText.Encode("true");
+        public static readonly JsonEncodedText False = JsonEncodedText.Encode("false");
+        public static readonly JsonEncodedText Db = JsonEncodedText.Encode("db");
+        public static readonly JsonEncodedText Sequence = JsonEncodedText.Encode("sequence");
+        public static readonly JsonEncodedText Schema = JsonEncodedText.Encode("schema");
+        public static readonly JsonEncodedText Table = JsonEncodedText.Encode("table");
+        public static readonly JsonEncodedText TxId = JsonEncodedText.Encode("txId");
+        public static readonly JsonEncodedText Lsn = JsonEncodedText.Encode("lsn");
+        public static readonly JsonEncodedText Xmin = JsonEncodedText.Encode("xmin");
+        public static readonly JsonEncodedText CommitLsn = JsonEncodedText.Encode("commit_lsn");
+        public static readonly JsonEncodedText Seq = JsonEncodedText.Encode("seq");
+        public static readonly JsonEncodedText Op = JsonEncodedText.Encode("op");
+        public static readonly JsonEncodedText Transaction = JsonEncodedText.Encode("transaction");
+        public static readonly JsonEncodedText Id = JsonEncodedText.Encode("id");
+        public static readonly JsonEncodedText TotalOrder = JsonEncodedText.Encode("total_order");
+        public static readonly JsonEncodedText DataCollectionOrder = JsonEncodedText.Encode("data_collection_order");
+        public static readonly JsonEncodedText Unchanged = JsonEncodedText.Encode("unchanged");
+        public static readonly JsonEncodedText C = JsonEncodedText.Encode("c");
+        public static readonly JsonEncodedText U = JsonEncodedText.Encode("u");
+        public static readonly JsonEncodedText D = JsonEncodedText.Encode("d");
+        public static readonly JsonEncodedText R = JsonEncodedText.Encode("r");
+        public static readonly JsonEncodedText T = JsonEncodedText.Encode("t");
     }
 
     public static byte[] WriteChange(RawChange c)
@@ -226,7 +304,264 @@ public static class RawEventCodec
         }
     }
 
-    private static RawEvent ReadCore(ReadOnlySpan<byte> value, JsonObject? key = null)
+    private static RawEvent ReadCore(ReadOnlySpan<byte> value, JsonObject? key = null) =>
+        ReadChangeDirect(value, key) ?? ReadNodes(value, key);
+
+    /// <summary>
+    /// The one-pass decoder of a change envelope, straight from the message bytes (one per row, so the Transform's hot
+    /// path): the envelope's fields are read with a <see cref="Utf8JsonReader"/>, only the row images become
+    /// <see cref="JsonObject"/>s. Null for anything else — a transaction marker, a schema event, or an envelope that
+    /// is malformed in any way — which <see cref="ReadNodes"/> then reads (or rejects with its reason), so both give
+    /// the same result for every input (EventCodecTests compares them).
+    /// </summary>
+    internal static RawChange? ReadChangeDirect(ReadOnlySpan<byte> value, JsonObject? key)
+    {
+        try
+        {
+            var r = new Utf8JsonReader(value, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
+            if (!r.Read() || r.TokenType != JsonTokenType.StartObject)
+            {
+                return null;
+            }
+
+            JsonObject? before = null, after = null;
+            string? op = null;
+            IReadOnlyList<string> unchanged = [];
+            var seen = 0;
+            ChangeSource src = default;
+            while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
+            {
+                int field;
+                if (r.ValueTextEquals("before"u8))
+                {
+                    field = 1;
+                }
+                else if (r.ValueTextEquals("after"u8))
+                {
+                    field = 2;
+                }
+                else if (r.ValueTextEquals("source"u8))
+                {
+                    field = 4;
+                }
+                else if (r.ValueTextEquals("op"u8))
+                {
+                    field = 8;
+                }
+                else if (r.ValueTextEquals("unchanged"u8))
+                {
+                    field = 16;
+                }
+                else if (r.ValueTextEquals("status"u8) || r.ValueTextEquals("type"u8))
+                {
+                    return null; // a marker or a schema event
+                }
+                else
+                {
+                    field = 0;
+                }
+
+                if ((seen & field) != 0)
+                {
+                    return null; // a duplicate: the node reader rejects it
+                }
+
+                seen |= field;
+                if (!r.Read())
+                {
+                    return null;
+                }
+
+                switch (field)
+                {
+                    case 1 or 2:
+                        JsonObject? image = null;
+                        if (r.TokenType == JsonTokenType.StartObject)
+                        {
+                            image = JsonObject.Create(JsonElement.ParseValue(ref r));
+                        }
+                        else
+                        {
+                            r.Skip();
+                        }
+
+                        if (field == 1)
+                        {
+                            before = image;
+                        }
+                        else
+                        {
+                            after = image;
+                        }
+
+                        break;
+                    case 4:
+                        if (r.TokenType != JsonTokenType.StartObject || !ChangeSource.TryRead(ref r, out src))
+                        {
+                            return null;
+                        }
+
+                        break;
+                    case 8:
+                        if (r.TokenType != JsonTokenType.String)
+                        {
+                            return null;
+                        }
+
+                        op = r.ValueTextEquals("c"u8) ? "c" : r.ValueTextEquals("u"u8) ? "u" : r.ValueTextEquals("d"u8) ? "d" : r.ValueTextEquals("r"u8) ? "r"
+                            : r.ValueTextEquals("t"u8) ? "t" : null;
+                        if (op is null)
+                        {
+                            return null; // an unknown op: the node reader names it
+                        }
+
+                        break;
+                    case 16:
+                        if (r.TokenType == JsonTokenType.StartArray)
+                        {
+                            var names = new List<string>();
+                            while (r.Read() && r.TokenType != JsonTokenType.EndArray)
+                            {
+                                if (r.TokenType != JsonTokenType.String)
+                                {
+                                    return null;
+                                }
+
+                                names.Add(r.GetString()!);
+                            }
+
+                            unchanged = names.ToArray();
+                        }
+                        else
+                        {
+                            r.Skip();
+                        }
+
+                        break;
+                    default:
+                        r.Skip();
+                        break;
+                }
+            }
+
+            if (r.TokenType != JsonTokenType.EndObject || r.Read() || (seen & 4) == 0 || op is null)
+            {
+                return null;
+            }
+
+            return new RawChange(src.Name!, src.Db!, new TableId(src.Schema!, src.Table!), ParseOp(op), new SourcePosition(src.CommitLsn, src.Seq),
+                new Lsn((ulong)src.ChangeLsn), src.TxId, src.TsMs, src.Snapshot, key, before, after, unchanged);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The fields of a change envelope's <c>source</c> block the pipeline reads; the text ones reuse the last row's strings.</summary>
+    private struct ChangeSource
+    {
+        [ThreadStatic]
+        private static string?[]? t_last;
+
+        public string? Name;
+        public string? Db;
+        public string? Schema;
+        public string? Table;
+        public Lsn CommitLsn;
+        public long Seq;
+        public long ChangeLsn;
+        public long TxId;
+        public long TsMs;
+        public bool Snapshot;
+
+        public static bool TryRead(ref Utf8JsonReader r, out ChangeSource s)
+        {
+            s = default;
+            var last = t_last ??= new string?[4];
+            Span<char> chars = stackalloc char[40];
+            var seen = 0;
+            while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
+            {
+                int field = r.ValueTextEquals("name"u8) ? 1
+                    : r.ValueTextEquals("db"u8) ? 2
+                    : r.ValueTextEquals("schema"u8) ? 4
+                    : r.ValueTextEquals("table"u8) ? 8
+                    : r.ValueTextEquals("commit_lsn"u8) ? 16
+                    : r.ValueTextEquals("seq"u8) ? 32
+                    : r.ValueTextEquals("lsn"u8) ? 64
+                    : r.ValueTextEquals("txId"u8) ? 128
+                    : r.ValueTextEquals("ts_ms"u8) ? 256
+                    : r.ValueTextEquals("snapshot"u8) ? 512
+                    : 0;
+                if ((seen & field) != 0 || !r.Read())
+                {
+                    return false;
+                }
+
+                seen |= field;
+                switch (field)
+                {
+                    case 1 or 2 or 4 or 8:
+                        if (r.TokenType != JsonTokenType.String)
+                        {
+                            return false;
+                        }
+
+                        var slot = System.Numerics.BitOperations.Log2((uint)field);
+                        var text = last[slot] is { } known && r.ValueTextEquals(known) ? known : (last[slot] = r.GetString()!);
+                        switch (field)
+                        {
+                            case 1: s.Name = text; break;
+                            case 2: s.Db = text; break;
+                            case 4: s.Schema = text; break;
+                            default: s.Table = text; break;
+                        }
+
+                        break;
+                    case 16:
+                        if (r.TokenType != JsonTokenType.String || r.HasValueSequence || r.ValueSpan.Length > 40
+                            || !Lsn.TryParse(chars[..r.CopyString(chars)], out s.CommitLsn))
+                        {
+                            return false;
+                        }
+
+                        break;
+                    case 32 or 64 or 128 or 256:
+                        if (r.TokenType != JsonTokenType.Number || !r.TryGetInt64(out var n))
+                        {
+                            return false;
+                        }
+
+                        switch (field)
+                        {
+                            case 32: s.Seq = n; break;
+                            case 64: s.ChangeLsn = n; break;
+                            case 128: s.TxId = n; break;
+                            default: s.TsMs = n; break;
+                        }
+
+                        break;
+                    case 512:
+                        if (r.TokenType != JsonTokenType.String)
+                        {
+                            return false;
+                        }
+
+                        s.Snapshot = r.ValueTextEquals("true"u8) || r.ValueTextEquals("last"u8) || r.ValueTextEquals("first"u8);
+                        break;
+                    default:
+                        r.Skip();
+                        break;
+                }
+            }
+
+            return r.TokenType == JsonTokenType.EndObject && seen == 1023;
+        }
+    }
+
+    /// <summary>Reads any raw-topic value through a <see cref="JsonObject"/> tree (markers, schema events, and the reference for changes).</summary>
+    internal static RawEvent ReadNodes(ReadOnlySpan<byte> value, JsonObject? key = null)
     {
         JsonObject obj;
         try
@@ -354,4 +689,59 @@ public static class RawEventCodec
         "heartbeat" => TransactionKind.Heartbeat,
         _ => throw new FormatException($"unknown transaction kind '{s}'"),
     };
+}
+
+/// <summary>
+/// One reusable buffer and JSON writer for encoding many events in a row (a capture session's stream, a snapshot's
+/// chunks): no writer, buffer or intermediate string per event. Not thread-safe; <see cref="Value"/> and
+/// <see cref="Key"/> stay valid until the next event is started.
+/// </summary>
+public sealed class RawEventWriter
+{
+    private readonly ArrayBufferWriter<byte> _value = new(4096);
+    private readonly ArrayBufferWriter<byte> _key = new(256);
+    private readonly Utf8JsonWriter _valueWriter;
+    private readonly Utf8JsonWriter _keyWriter;
+
+    public RawEventWriter()
+    {
+        _valueWriter = new Utf8JsonWriter(_value, RawEventCodec.WriterOptions);
+        _keyWriter = new Utf8JsonWriter(_key, RawEventCodec.WriterOptions);
+    }
+
+    /// <summary>Empties the value buffer and returns the writer to encode the next event's value with.</summary>
+    public Utf8JsonWriter StartValue()
+    {
+        _value.ResetWrittenCount();
+        _valueWriter.Reset(_value);
+        return _valueWriter;
+    }
+
+    /// <summary>The value written since <see cref="StartValue"/> (flushed).</summary>
+    public ReadOnlySpan<byte> Value
+    {
+        get
+        {
+            _valueWriter.Flush();
+            return _value.WrittenSpan;
+        }
+    }
+
+    /// <summary>The Kafka key of a change, as <see cref="RawEventCodec.WriteKey"/> writes it; <paramref name="fallback"/> only read when there is no key.</summary>
+    public byte[] Key(IRowImage? key, TableId fallback)
+    {
+        _key.ResetWrittenCount();
+        _keyWriter.Reset(_key);
+        if (key is null)
+        {
+            _keyWriter.WriteStringValue(fallback.ToString());
+        }
+        else
+        {
+            key.WriteTo(_keyWriter);
+        }
+
+        _keyWriter.Flush();
+        return _key.WrittenSpan.ToArray();
+    }
 }

@@ -12,10 +12,41 @@ public static class UnifiedEventCodec
     // inflate them (timestamps carry "+00").
     private static readonly JsonWriterOptions WriterOptions = new() { SkipValidation = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
+    // One buffer and writer per thread, reused for every event (the Transform writes one event per row); a buffer
+    // grown past this by a large event (a replace's rows) is let go rather than kept.
+    private const int KeptBufferBytes = 64 * 1024;
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
+
+    /// <summary>The event's bytes: written into this thread's reused buffer, copied out once.</summary>
     public static byte[] Write(UnifiedEvent e)
     {
-        var buffer = new ArrayBufferWriter<byte>(512);
-        using (var w = new Utf8JsonWriter(buffer, WriterOptions))
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
+        var w = t_writer ??= new Utf8JsonWriter(buffer, WriterOptions);
+        buffer.ResetWrittenCount();
+        w.Reset(buffer);
+        try
+        {
+            WriteEvent(w, e);
+            w.Flush();
+            return buffer.WrittenSpan.ToArray();
+        }
+        finally
+        {
+            if (buffer.Capacity > KeptBufferBytes)
+            {
+                t_buffer = null;
+                t_writer = null;
+            }
+        }
+    }
+
+    private static void WriteEvent(Utf8JsonWriter w, UnifiedEvent e)
+    {
         {
             w.WriteStartObject();
             switch (e)
@@ -23,7 +54,7 @@ public static class UnifiedEventCodec
                 case UnifiedBegin b:
                     w.WriteString("type", "begin");
                     w.WriteString("source", b.Source);
-                    w.WriteString("commit_lsn", b.CommitLsn.ToString());
+                    WriteLsn(w, "commit_lsn", b.CommitLsn);
                     w.WriteString("prev_end_lsn", b.PrevEndLsn.ToString());
                     w.WriteNumber("txid", b.TxId);
                     w.WriteNumber("ts_ms", b.TsMs);
@@ -33,7 +64,7 @@ public static class UnifiedEventCodec
                 case RowOperation r:
                     w.WriteString("type", "row");
                     w.WriteString("source", r.Source);
-                    w.WriteString("commit_lsn", r.CommitLsn.ToString());
+                    WriteLsn(w, "commit_lsn", r.CommitLsn);
                     w.WriteNumber("seq", r.Seq);
                     w.WriteNumber("sub", r.Sub);
                     w.WriteString("op", OpName(r.Op));
@@ -100,7 +131,7 @@ public static class UnifiedEventCodec
                 case UnifiedCommit c:
                     w.WriteString("type", "commit");
                     w.WriteString("source", c.Source);
-                    w.WriteString("commit_lsn", c.CommitLsn.ToString());
+                    WriteLsn(w, "commit_lsn", c.CommitLsn);
                     w.WriteString("end_lsn", c.EndLsn.ToString());
                     w.WriteNumber("txid", c.TxId);
                     w.WriteNumber("ts_ms", c.TsMs);
@@ -137,7 +168,7 @@ public static class UnifiedEventCodec
                 case UnifiedProgress pr:
                     w.WriteString("type", "progress");
                     w.WriteString("source", pr.Source);
-                    w.WriteString("commit_lsn", pr.CommitLsn.ToString());
+                    WriteLsn(w, "commit_lsn", pr.CommitLsn);
                     w.WriteNumber("seq", pr.Seq);
                     break;
                 default:
@@ -146,8 +177,16 @@ public static class UnifiedEventCodec
 
             w.WriteEndObject();
         }
+    }
 
-        return buffer.WrittenSpan.ToArray();
+    /// <summary>An LSN in its text form (<see cref="Lsn.ToString"/>), formatted on the stack.</summary>
+    private static void WriteLsn(Utf8JsonWriter w, string name, Lsn lsn)
+    {
+        Span<char> text = stackalloc char[17];
+        ((uint)(lsn.Value >> 32)).TryFormat(text, out var hi, "X", System.Globalization.CultureInfo.InvariantCulture);
+        text[hi] = '/';
+        ((uint)lsn.Value).TryFormat(text[(hi + 1)..], out var lo, "X", System.Globalization.CultureInfo.InvariantCulture);
+        w.WriteString(name, text[..(hi + 1 + lo)]);
     }
 
     private static void WriteObject(Utf8JsonWriter w, string name, JsonObject? o)

@@ -46,6 +46,51 @@ public static class ValueCodec
         }
     }
 
+    /// <summary>
+    /// Writes a value from its PostgreSQL text as UTF-8 bytes (pgoutput's own bytes): the same JSON as
+    /// <see cref="WriteJson(Utf8JsonWriter, PgType, string)"/> with that text, without making a string first.
+    /// Arrays and bytea are parsed, so they go through the string form.
+    /// </summary>
+    public static void WriteJson(Utf8JsonWriter w, PgType type, ReadOnlySpan<byte> utf8)
+    {
+        switch (type.Kind)
+        {
+            case ValueKind.Boolean:
+                w.WriteBooleanValue(utf8.SequenceEqual("t"u8) || utf8.SequenceEqual("true"u8));
+                break;
+            case ValueKind.Integer:
+                w.WriteRawValue(utf8, skipInputValidation: true);
+                break;
+            case ValueKind.Float:
+                if (utf8.SequenceEqual("NaN"u8) || utf8.SequenceEqual("Infinity"u8) || utf8.SequenceEqual("-Infinity"u8))
+                {
+                    w.WriteStringValue(utf8);
+                }
+                else
+                {
+                    w.WriteRawValue(utf8, skipInputValidation: true);
+                }
+
+                break;
+            case ValueKind.Bytes:
+            case ValueKind.Array:
+                WriteJson(w, type, Encoding.UTF8.GetString(utf8));
+                break;
+            default:
+                if (System.Text.Unicode.Utf8.IsValid(utf8))
+                {
+                    w.WriteStringValue(utf8);
+                }
+                else
+                {
+                    // Not UTF-8 (a SQL_ASCII source): decoded as a string would be, invalid bytes replaced.
+                    w.WriteStringValue(Encoding.UTF8.GetString(utf8));
+                }
+
+                break;
+        }
+    }
+
     private static void WriteArray(Utf8JsonWriter w, PgType element, List<object?> items)
     {
         w.WriteStartArray();

@@ -1,6 +1,4 @@
-using System.Buffers;
 using System.Runtime.CompilerServices;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Npgsql;
 using Peeq.Cdc.Configuration;
@@ -99,7 +97,7 @@ public sealed class SourceTable
         }
 
         cmd.CommandText = sql;
-        var buffer = new ArrayBufferWriter<byte>(1024);
+        var nodes = new RowNodes();
         var values = new string?[columns.Count];
         var ts = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         long seq = 0;
@@ -113,53 +111,38 @@ public sealed class SourceTable
                 values[i] = reader.IsDBNull(i) ? null : reader.GetString(i);
             }
 
-            yield return ToRow(snapshot, values, buffer, sensitive, ts, ++seq);
+            yield return ToRow(snapshot, values, nodes, sensitive, ts, ++seq);
         }
     }
 
-    private SourceRow ToRow(SourceSnapshot snapshot, string?[] values, ArrayBufferWriter<byte> buffer, SensitiveHandling sensitive, long ts, long seq)
+    private SourceRow ToRow(SourceSnapshot snapshot, string?[] values, RowNodes nodes, SensitiveHandling sensitive, long ts, long seq)
     {
         var columns = Info.Columns;
-        var unchanged = new List<string>();
-        buffer.ResetWrittenCount();
-        using (var w = new Utf8JsonWriter(buffer, RawEventCodec.WriterOptions))
+        List<string>? unchanged = null;
+        // The nodes the Transform would parse from Capture's event, built from the texts (RowNodes): no JSON
+        // written and parsed back for the whole row.
+        var after = new JsonObject();
+        nodes.Start();
+        for (var i = 0; i < columns.Count; i++)
         {
-            w.WriteStartObject();
-            for (var i = 0; i < columns.Count; i++)
+            var c = columns[i];
+            var text = values[i];
+            if (text is not null && _sensitive.Count > 0 && _sensitive.Contains(c.Name))
             {
-                var c = columns[i];
-                var text = values[i];
-                if (_sensitive.Contains(c.Name) && text is not null)
+                if (sensitive.Key is null)
                 {
-                    if (sensitive.Key is null)
-                    {
-                        unchanged.Add(c.Name);
-                        continue;
-                    }
-
-                    w.WritePropertyName(c.Name);
-                    w.WriteStartObject();
-                    w.WriteString(SealedValue.Marker, SealedValue.Seal(sensitive.Key, c.Name, text));
-                    w.WriteEndObject();
+                    (unchanged ??= []).Add(c.Name);
                     continue;
                 }
 
-                w.WritePropertyName(c.Name);
-                if (text is null)
-                {
-                    w.WriteNullValue();
-                }
-                else
-                {
-                    ValueCodec.WriteJson(w, c.Type, text);
-                }
+                after[c.Name] = new JsonObject { [SealedValue.Marker] = JsonValue.Create(SealedValue.Seal(sensitive.Key, c.Name, text)) };
+                continue;
             }
 
-            w.WriteEndObject();
+            nodes.Add(after, c.Name, c.Type, text);
         }
 
-        // Parsed back as the Transform parses an event, so the mapping sees the very same JSON nodes.
-        var after = (JsonObject)JsonNode.Parse(buffer.WrittenSpan)!;
+        nodes.Finish(after);
         JsonObject? key = null;
         var origin = new string?[KeyColumns.Length];
         if (!Keyless)
@@ -174,7 +157,7 @@ public sealed class SourceTable
         }
 
         var position = new SourcePosition(snapshot.ApplyGoal, seq);
-        var change = new RawChange(Source.Name, snapshot.Database, Info.Id, ChangeOp.Read, position, snapshot.ApplyGoal, 0, ts, true, key, null, after, unchanged);
+        var change = new RawChange(Source.Name, snapshot.Database, Info.Id, ChangeOp.Read, position, snapshot.ApplyGoal, 0, ts, true, key, null, after, (IReadOnlyList<string>?)unchanged ?? []);
         return new SourceRow(change, origin);
     }
 }

@@ -31,6 +31,7 @@ public sealed class TransformService(
     private readonly ILogger _logger = loggers.CreateLogger("Peeq.Cdc.Transform");
     private readonly ConcurrentQueue<TopicPartitionOffset> _delivered = new();
     private readonly ConcurrentDictionary<TopicPartition, bool> _failed = new();
+    private Action<DeliveryReport<byte[], byte[]>>? _deliveredNothingToCommitHandler;
 
     // Raw bytes in a row that became nothing on the unified topic after which a progress marker is sent: a quarter
     // of Capture's in-flight window, which only what the Sink receives frees (docs/contracts.md, item 3).
@@ -65,8 +66,14 @@ public sealed class TransformService(
 
         var group = o.Transform.Group ?? $"{o.Kafka.TopicPrefix}-transform";
         var states = new Dictionary<TopicPartition, PartitionState>();
-        using var producer = new ProducerBuilder<byte[], byte[]>(kafka.ProducerConfig("peeq-cdc-transform")).Build();
-        using var consumer = new ConsumerBuilder<byte[], byte[]>(kafka.ConsumerConfig(group, "peeq-cdc-transform"))
+        // Per message, the client marshals only what this loop reads: a consumed message's topic (not its headers or
+        // timestamp), a delivery report's status and key (not the value, headers or timestamp).
+        var producerConfig = kafka.ProducerConfig("peeq-cdc-transform");
+        producerConfig.DeliveryReportFields = "key,status";
+        var consumerConfig = kafka.ConsumerConfig(group, "peeq-cdc-transform");
+        consumerConfig.ConsumeResultFields = "topic";
+        using var producer = new ProducerBuilder<byte[], byte[]>(producerConfig).Build();
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(consumerConfig)
             .SetPartitionsRevokedHandler((_, revoked) =>
             {
                 foreach (var p in revoked)
@@ -104,9 +111,12 @@ public sealed class TransformService(
                     Handle(producer, state, result, output, dlq);
                 }
 
-                foreach (var d in debezium.Values.DistinctBy(i => i.Source))
+                if (debezium.Count > 0)
                 {
-                    ReleaseDebezium(producer, d);
+                    foreach (var d in debezium.Values.DistinctBy(i => i.Source))
+                    {
+                        ReleaseDebezium(producer, d);
+                    }
                 }
 
                 if (DateTime.UtcNow >= nextCommit)
@@ -200,7 +210,7 @@ public sealed class TransformService(
                 }
 
                 state.RawEvents++;
-                TransformMetrics.EventsIn.WithLabels(state.Source).Inc();
+                state.EventsIn.Inc();
                 output.Clear();
                 string? failure = null;
                 TableId? failedTarget = null;
@@ -249,7 +259,7 @@ public sealed class TransformService(
                     SnapshotTargets.Note(state.SnapshotTargets, c.Table, output.Operations);
                 }
 
-                TransformMetrics.OperationsOut.WithLabels(state.Source, state.Mapping.Target).Inc(output.Operations.Count);
+                state.OperationsOut.Inc(output.Operations.Count);
                 break;
             case RawSchemaChange sc:
                 if (state.Open is null || sc.Position.CommitLsn != state.Open.CommitLsn)
@@ -308,39 +318,54 @@ public sealed class TransformService(
     }
 
     private void Produce(IProducer<byte[], byte[]> producer, PartitionState state, UnifiedEvent e, TopicPartitionOffset? commitAfter = null) =>
-        Produce(producer, state.Source, state.Route, e, commitAfter is { } c ? [c] : []);
+        Produce(producer, state.Source, state.Route, e, commitAfter is { } c ? [c] : [], state.Key);
 
-    private void Produce(IProducer<byte[], byte[]> producer, string source, TopicPartition route, UnifiedEvent e, IReadOnlyList<TopicPartitionOffset> commitAfter)
+    private void Produce(IProducer<byte[], byte[]> producer, string source, TopicPartition route, UnifiedEvent e, IReadOnlyList<TopicPartitionOffset> commitAfter, byte[]? key = null)
     {
-        var message = new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(source), Value = UnifiedEventCodec.Write(e) };
+        // The key's bytes are the same for every event of a source (librdkafka copies them), and an event that
+        // commits nothing shares one delivery handler instead of a closure of its own.
+        var message = new Message<byte[], byte[]> { Key = key ?? Encoding.UTF8.GetBytes(source), Value = UnifiedEventCodec.Write(e) };
+        var handler = commitAfter.Count == 0 ? _deliveredNothingToCommitHandler ??= DeliveredNothingToCommit : CommitAfterDelivery(source, commitAfter);
         while (true)
         {
             try
             {
-                producer.Produce(route, message, report =>
-                {
-                    if (report.Error.IsError)
-                    {
-                        _logger.LogWarning("Source {Source}: delivery to {Topic} failed: {Reason}", source, report.Topic, report.Error.Reason);
-                        foreach (var c in commitAfter)
-                        {
-                            _failed[c.TopicPartition] = true;
-                        }
-                    }
-                    else
-                    {
-                        foreach (var c in commitAfter)
-                        {
-                            _delivered.Enqueue(c);
-                        }
-                    }
-                });
+                producer.Produce(route, message, handler);
                 return;
             }
             catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
             {
                 producer.Poll(TimeSpan.FromMilliseconds(20));
             }
+        }
+    }
+
+    private Action<DeliveryReport<byte[], byte[]>> CommitAfterDelivery(string source, IReadOnlyList<TopicPartitionOffset> commitAfter) =>
+        report =>
+        {
+            if (report.Error.IsError)
+            {
+                _logger.LogWarning("Source {Source}: delivery to {Topic} failed: {Reason}", source, report.Topic, report.Error.Reason);
+                foreach (var c in commitAfter)
+                {
+                    _failed[c.TopicPartition] = true;
+                }
+            }
+            else
+            {
+                foreach (var c in commitAfter)
+                {
+                    _delivered.Enqueue(c);
+                }
+            }
+        };
+
+    private void DeliveredNothingToCommit(DeliveryReport<byte[], byte[]> report)
+    {
+        if (report.Error.IsError)
+        {
+            _logger.LogWarning("Source {Source}: delivery to {Topic} failed: {Reason}",
+                report.Message?.Key is { } k ? Encoding.UTF8.GetString(k) : "?", report.Topic, report.Error.Reason);
         }
     }
 
@@ -518,6 +543,13 @@ public sealed class TransformService(
         public TopicPartition Route { get; } = route;
 
         public ITargetMapping Mapping { get; } = mapping;
+
+        /// <summary>The key of every unified event of this source: its name.</summary>
+        public byte[] Key { get; } = Encoding.UTF8.GetBytes(source);
+
+        public Prometheus.Counter.Child EventsIn { get; } = TransformMetrics.EventsIn.WithLabels(source);
+
+        public Prometheus.Counter.Child OperationsOut { get; } = TransformMetrics.OperationsOut.WithLabels(source, mapping.Target);
 
         public TxBegin? Open { get; set; }
 

@@ -38,6 +38,9 @@ public sealed class SourceApplier : IAsyncDisposable
     private readonly Channel<Delivered> _queue;
     // Encoded bytes of the events in _queue (written by the consumer, read by the apply loop).
     private long _queuedBytes;
+    // Set while the consumer holds an event back because the queue was full (cleared by the next event it takes):
+    // an empty queue then means "more is coming", not "traffic is light", so a batch is not committed early.
+    private volatile bool _refused;
     private readonly HashSet<TableId> _financial;
     private readonly HoldSet _holds = new();
 
@@ -121,15 +124,14 @@ public sealed class SourceApplier : IAsyncDisposable
     /// </summary>
     public bool TryEnqueue(Delivered item)
     {
-        if (item.Bytes > 0 && Interlocked.Read(ref _queuedBytes) + item.Bytes > _options.MaxBatchBytes && _queue.Reader.Count > 0)
+        if ((item.Bytes > 0 && Interlocked.Read(ref _queuedBytes) + item.Bytes > _options.MaxBatchBytes && _queue.Reader.Count > 0)
+            || !_queue.Writer.TryWrite(item))
         {
+            _refused = true;
             return false;
         }
 
-        if (!_queue.Writer.TryWrite(item))
-        {
-            return false;
-        }
+        _refused = false;
 
         Interlocked.Add(ref _queuedBytes, item.Bytes);
 
@@ -205,9 +207,10 @@ public sealed class SourceApplier : IAsyncDisposable
                 var got = _queue.Reader.TryRead(out var item);
                 if (!got)
                 {
-                    if (pending && !_openStreamed)
+                    if (pending && !_openStreamed && !_refused)
                     {
                         // Nothing more waiting: do not hold whole transactions back (light traffic, low latency).
+                        // (While the consumer holds an event back for a full queue, more is waiting: the batch fills on.)
                         await CommitBatchAsync(drained: true, ct);
                         continue;
                     }

@@ -202,7 +202,7 @@ public sealed class SinkOptions
     /// before it is written into the open target transaction in pieces; also the most that waits in the source's queue.
     /// With <see cref="MaxBatchRows"/>, what bounds the Sink's working set whatever the size of a source transaction.
     /// </summary>
-    public long MaxBatchBytes { get; set; } = 512 * 1024;
+    public long MaxBatchBytes { get; set; } = 4L * 1024 * 1024;
 
     /// <summary>How long whole transactions may wait to share a target transaction when traffic is light.</summary>
     public TimeSpan MaxBatchDelay { get; set; } = TimeSpan.FromMilliseconds(20);

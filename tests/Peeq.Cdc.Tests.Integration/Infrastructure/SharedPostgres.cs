@@ -20,7 +20,11 @@ public static class SharedPostgres
         {
             Name = "tests",
             MaxReplicationSlots = 100,
-            MaxConnections = 500,
+            // The whole run shares this server, and test classes run side by side: ConsolidationTests alone (22 sources,
+            // 6 targets, every stage's pools) and SeedDataTests beside it exhausted 500 once (2026-11-27 10:50, "too
+            // many clients already" failing the 12 tests that connected in the next 10 s). Connections cost only
+            // when used.
+            MaxConnections = 1000,
             Settings = new Dictionary<string, string> { ["wal_sender_timeout"] = "60s" },
         });
         AppDomain.CurrentDomain.ProcessExit += (_, _) => pg.DisposeAsync().AsTask().GetAwaiter().GetResult();

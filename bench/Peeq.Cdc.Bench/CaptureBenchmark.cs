@@ -28,6 +28,7 @@ public sealed class CaptureBenchmark(int changes)
         var start = produced.Value;
         BenchRig.ResetPeakRss();
         var cpu0 = ThreadCpu.Take();
+        var gc0 = GcCounts.Take();
         var sw = Stopwatch.StartNew();
         var app = await rig.StartPipelineAsync(Stages.Capture);
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(30);
@@ -43,6 +44,7 @@ public sealed class CaptureBenchmark(int changes)
 
         sw.Stop();
         var cpu1 = ThreadCpu.Take();
+        var gc1 = GcCounts.Take();
         var peak = BenchRig.PeakRssBytes();
 
         // The walsender serving Capture (its whole life is this run): the server's share of the decode.
@@ -54,6 +56,8 @@ public sealed class CaptureBenchmark(int changes)
             ProcessCpuSeconds = cpu1.ProcessSecondsSince(cpu0),
             CpuByThread = cpu1.GroupsSince(cpu0),
             WalsenderCpuSeconds = walsender,
+            AllocatedBytes = gc1.Allocated - gc0.Allocated,
+            Collections = [gc1.Gen0 - gc0.Gen0, gc1.Gen1 - gc0.Gen1, gc1.Gen2 - gc0.Gen2],
         };
     }
 
@@ -87,4 +91,17 @@ public sealed record CaptureBenchResult(int Changes, int Transactions, double Ca
 
     /// <summary>CPU time of the walsender that served Capture (start to end of the run).</summary>
     public double? WalsenderCpuSeconds { get; init; }
+
+    /// <summary>Bytes this process allocated while Capture ran (every thread: Capture, its producer's delivery reports, the bench's poll).</summary>
+    public long AllocatedBytes { get; init; }
+
+    /// <summary>Garbage collections while Capture ran, generation 0, 1 and 2.</summary>
+    public int[] Collections { get; init; } = [0, 0, 0];
+}
+
+/// <summary>The process's allocated bytes and collection counts at one moment.</summary>
+internal readonly record struct GcCounts(long Allocated, int Gen0, int Gen1, int Gen2)
+{
+    public static GcCounts Take() =>
+        new(GC.GetTotalAllocatedBytes(precise: true), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
 }

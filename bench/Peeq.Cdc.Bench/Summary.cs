@@ -53,6 +53,9 @@ public sealed class Summary(int size)
                 $"{c.ProcessCpuSeconds:0.00} s, {c.ProcessCpuSeconds * 1e6 / c.Changes:0.0} µs a row; "
                 + string.Join(", ", c.CpuByThread.Take(6).Select(g => $"{g.Key} {g.Value:0.00}")),
                 c.WalsenderCpuSeconds is { } ws ? $"its walsender {ws:0.00} s, {ws * 1e6 / c.Changes:0.0} µs a row" : "", "", "(informative)", null);
+            Row(b, "capture alone: bytes allocated by the bench process while Capture ran, and garbage collections (gen 0/1/2)",
+                $"{c.AllocatedBytes / (double)c.Changes:N0} bytes a row; {c.Collections[0]}/{c.Collections[1]}/{c.Collections[2]} collections",
+                "", "", "(informative)", null);
         }
 
         if (Slice is { } s)

@@ -137,7 +137,7 @@ public sealed class CapturedRow : IRowImage
                     row._unchanged[i] = true;
                     break;
                 case TupleDataKind.TextValue:
-                    await row.CopyTextAsync(i, value, ct);
+                    await row.CopyTextAsync(i, value);
                     row._present[i] = true;
                     break;
                 default:
@@ -152,14 +152,19 @@ public sealed class CapturedRow : IRowImage
         return row;
     }
 
-    /// <summary>Copies a text value's bytes as pgoutput sent them (the stream completes synchronously while the bytes are buffered).</summary>
-    private async ValueTask CopyTextAsync(int i, ReplicationValue value, CancellationToken ct)
+    /// <summary>
+    /// Copies a text value's bytes as pgoutput sent them (the stream completes synchronously while the bytes are
+    /// buffered). The read takes no token on purpose: a cancellable token makes Npgsql register a cancellation
+    /// callback on the connection for every column read; the replication stream's own token (given to
+    /// StartReplication) already cancels any read on that connection, this one included.
+    /// </summary>
+    private async ValueTask CopyTextAsync(int i, ReplicationValue value)
     {
         var destination = Reserve(i, value.Length);
         var stream = value.GetStream();
         while (!destination.IsEmpty)
         {
-            var read = await stream.ReadAsync(destination, ct);
+            var read = await stream.ReadAsync(destination, CancellationToken.None);
             if (read == 0)
             {
                 throw new EndOfStreamException($"column {_columns[i].Name}: the value ended before its {value.Length} bytes");

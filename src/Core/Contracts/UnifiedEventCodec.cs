@@ -218,6 +218,87 @@ public static class UnifiedEventCodec
         }
     }
 
+    /// <summary>
+    /// Reads only what routing and flow control need of a unified-topic value — its type, source and source
+    /// position — without decoding its rows: the top-level fields are scanned with a reader and nested values
+    /// skipped (the writer puts these fields first). Throws <see cref="FormatException"/> for a value that is not a
+    /// JSON object, lacks one of them, has one of the wrong type, or names an unknown type; a value that passes may
+    /// still fail <see cref="Read"/> (a row without its origin, say).
+    /// </summary>
+    public static UnifiedHeader ReadHeader(ReadOnlySpan<byte> value)
+    {
+        try
+        {
+            return ReadHeaderCore(value);
+        }
+        catch (Exception e) when (e is not FormatException and not OutOfMemoryException)
+        {
+            throw new FormatException($"not a valid event: {e.Message}", e);
+        }
+    }
+
+    private static UnifiedHeader ReadHeaderCore(ReadOnlySpan<byte> value)
+    {
+        var r = new Utf8JsonReader(value);
+        if (!r.Read() || r.TokenType != JsonTokenType.StartObject)
+        {
+            throw new FormatException("event value is not a JSON object");
+        }
+
+        string? type = null;
+        string? source = null;
+        Lsn? commit = null;
+        long? seq = null;
+        while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
+        {
+            var field = r.ValueTextEquals("type"u8) ? 1 : r.ValueTextEquals("source"u8) ? 2 : r.ValueTextEquals("commit_lsn"u8) ? 3 : r.ValueTextEquals("seq"u8) ? 4 : 0;
+            r.Read();
+            // A field read twice keeps its last value, as the full decode does.
+            switch (field)
+            {
+                case 1:
+                    type = HeaderString(ref r, "type");
+                    break;
+                case 2:
+                    source = HeaderString(ref r, "source");
+                    break;
+                case 3:
+                    commit = Lsn.Parse(HeaderString(ref r, "commit_lsn"));
+                    break;
+                case 4:
+                    seq = r.TokenType == JsonTokenType.Number ? r.GetInt64() : throw new FormatException("field 'seq' is missing or not a number");
+                    break;
+                default:
+                    r.Skip();
+                    break;
+            }
+
+            if (type is not null && source is not null && commit is not null && (seq is not null || !HasSeq(type)))
+            {
+                break;
+            }
+        }
+
+        if (type is null || source is null || commit is null)
+        {
+            throw new FormatException($"field '{(type is null ? "type" : source is null ? "source" : "commit_lsn")}' is missing or not a string");
+        }
+
+        SourcePosition position = type switch
+        {
+            "begin" => new(commit.Value, 0),
+            "commit" => new(commit.Value, long.MaxValue),
+            "row" or "park" or "schema" or "table_state" or "progress" => new(commit.Value, seq ?? throw new FormatException("field 'seq' is missing or not a number")),
+            _ => throw new FormatException($"unknown unified event type '{type}'"),
+        };
+        return new UnifiedHeader(type, source, position);
+    }
+
+    private static bool HasSeq(string type) => type is not ("begin" or "commit");
+
+    private static string HeaderString(ref Utf8JsonReader r, string name) =>
+        r.TokenType == JsonTokenType.String ? r.GetString()! : throw new FormatException($"field '{name}' is missing or not a string");
+
     private static UnifiedEvent ReadCore(ReadOnlySpan<byte> value)
     {
         JsonObject o;

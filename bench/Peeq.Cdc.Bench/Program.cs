@@ -65,7 +65,7 @@ switch (which)
             await Step("latency", async () => summary.Latency = await new LatencyBenchmark(Math.Clamp(n / 5_000, 10, 60)).RunAsync());
             await Step("snapshot", async () => summary.Snapshot = await new SnapshotBenchmark(n).RunAsync());
             await Step("sink", async () => summary.Sink = await new SinkBenchmark(n).RunAsync());
-            await Step("reconcile", async () => summary.Reconcile = await new ReconcileBenchmark(n).RunAsync());
+            await Step("reconcile", async () => summary.Reconcile = await ReconcileBench.InOwnProcessAsync(n)); // with the deployed gen-0 budget
             await Step("bigtx", async () => summary.LargeTransaction = await new LargeTransactionBenchmark(n).RunAsync());
             await Step("memory", async () => summary.Memory = await new MemoryBenchmark(n).RunAsync());
             return await Write("all", summary.Markdown(), summary, summary.Correct && summary.Failures.Count == 0);

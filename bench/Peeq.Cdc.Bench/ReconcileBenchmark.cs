@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Peeq.Cdc.Configuration;
@@ -30,7 +31,8 @@ public sealed record ReconcileBenchResult(
     double QuerySeconds,
     IReadOnlyList<double> QueryRuns,
     IReadOnlyList<double> CpuRuns,
-    IReadOnlyList<string>? GcRuns = null);
+    IReadOnlyList<string>? GcRuns = null,
+    string? Gen0Budget = null);
 
 /// <summary>
 /// The reconciler on one table pair of N rows (transaction-db's transactions, the seed's largest table:
@@ -166,7 +168,15 @@ public sealed class ReconcileBenchmark(int rows)
         var copySeconds = copyRuns.Min();
         return new ReconcileBenchResult(rows, reconcileSeconds, copySeconds, reconcileSeconds / copySeconds, rows / reconcileSeconds,
             peakRss, baselineRss, peakManaged, report!.Verdict.ToString(), report.Checksums.Sum(c => c.RowsCompared), report.Totals.Differences, 4, reconcileRuns, copyRuns,
-            queryRuns.Min(), queryRuns, cpuRuns, gcRuns);
+            queryRuns.Min(), queryRuns, cpuRuns, gcRuns, Gen0BudgetInEffect());
+    }
+
+    /// <summary>The gen-0 allocation budget cap the GC of this process runs with (the GC reports its effective value), and where it came from.</summary>
+    public static string Gen0BudgetInEffect()
+    {
+        var cap = GC.GetConfigurationVariables().TryGetValue("GCGen0MaxBudget", out var v) ? Convert.ToInt64(v, CultureInfo.InvariantCulture) : 0;
+        var set = Environment.GetEnvironmentVariable(ReconcileBench.Gen0BudgetVariable);
+        return $"{cap / 1048576.0:0.#} MiB ({(string.IsNullOrEmpty(set) ? "the runtime's default" : $"{ReconcileBench.Gen0BudgetVariable}={set}")})";
     }
 
     /// <summary>Both sides read in full, ordered by key, in binary, at the same time: the floor for any full comparison.</summary>

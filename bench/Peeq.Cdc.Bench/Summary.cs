@@ -91,7 +91,7 @@ public sealed class Summary(int size)
 
         if (Reconcile is { } r)
         {
-            Row(b, $"reconciler, a {r.Rows:N0}-row pair (best of {r.ReconcileRuns.Count})", $"{r.ReconcileSeconds:0.00} s, {r.RowsPerSecond:N0} rows/s",
+            Row(b, $"reconciler, a {r.Rows:N0}-row pair (best of {r.ReconcileRuns.Count}; its own process, gen-0 budget cap {r.Gen0Budget ?? "default"})", $"{r.ReconcileSeconds:0.00} s, {r.RowsPerSecond:N0} rows/s",
                 $"binary COPY of both sides ordered by key, concurrently: {r.CopySeconds:0.00} s",
                 $"{r.Ratio:0.00}× its time", "≤ 2×", r.Ratio <= 2);
         }

@@ -50,8 +50,10 @@ internal sealed class PairComparer
     private bool _peeked;
     private ulong _rangeExpected;
     private ulong _rangeActual;
-    private string? _rangeFirst;
-    private string? _rangeLast;
+
+    // The range's first and last origin: a mapped source row (its key JSON written only when the range is reported) or a target origin's text.
+    private object? _rangeFirst;
+    private object? _rangeLast;
 
     public PairComparer(PairResult result, TargetTableInfo? table, SourceTable source, SourceSnapshot snapshot, TargetSnapshot target,
         Expectations expectations, SensitiveHandling sensitive, RunCollector run, string? movingReason, bool recheck)
@@ -93,8 +95,8 @@ internal sealed class PairComparer
                 continue;
             }
 
-            Track(o.KeyText);
-            CompareOrigin(o.Key, o.KeyCanon, expected, group);
+            Track(o);
+            CompareOrigin(o.Key, new OriginText(o, null), expected, group);
         }
 
         if (last)
@@ -103,7 +105,7 @@ internal sealed class PairComparer
             {
                 Consume();
                 Track(rest.OriginJson);
-                CompareOrigin(rest.Origin, Canon(rest.OriginJson), null, rest);
+                CompareOrigin(rest.Origin, new OriginText(null, Canon(rest.OriginJson)), null, rest);
             }
         }
 
@@ -127,15 +129,26 @@ internal sealed class PairComparer
             _result.RangesDiffering++;
             if (_result.DifferingRanges.Count < _run.ListLimit)
             {
-                _result.DifferingRanges.Add(new RangeDifference(_rangeFirst ?? "", _rangeLast ?? "", PairResult.Hex(_rangeExpected), PairResult.Hex(_rangeActual), found));
+                _result.DifferingRanges.Add(new RangeDifference(RangeText(_rangeFirst), RangeText(_rangeLast), PairResult.Hex(_rangeExpected), PairResult.Hex(_rangeActual), found));
             }
         }
     }
 
-    private void Track(string originJson)
+    private void Track(object origin)
     {
-        _rangeFirst ??= originJson;
-        _rangeLast = originJson;
+        _rangeFirst ??= origin;
+        _rangeLast = origin;
+    }
+
+    private static string RangeText(object? origin) => origin is MappedOrigin m ? m.KeyText : (string?)origin ?? "";
+
+    /// <summary>
+    /// An origin's canonical key text, which only a difference reports: for a mapped source row its
+    /// <see cref="MappedOrigin.KeyCanon"/>, computed on first use; for target rows without a source row, the text given.
+    /// </summary>
+    private readonly record struct OriginText(MappedOrigin? Mapped, string? Text)
+    {
+        public string Value => Mapped?.KeyCanon ?? Text!;
     }
 
     private static string Canon(string json) => JsonbText.TryCanonical(json, out var c) ? c : json;
@@ -158,7 +171,7 @@ internal sealed class PairComparer
 
             // Target rows of an origin the source no longer has.
             Track(g.OriginJson);
-            CompareOrigin(g.Origin, Canon(g.OriginJson), null, g);
+            CompareOrigin(g.Origin, new OriginText(null, Canon(g.OriginJson)), null, g);
         }
 
         return null;
@@ -177,7 +190,7 @@ internal sealed class PairComparer
 
     private void Consume() => _peeked = false;
 
-    private void CompareOrigin(string?[] origin, string originJson, ExpectedTable? expected, ActualGroup? actual)
+    private void CompareOrigin(string?[] origin, OriginText originJson, ExpectedTable? expected, ActualGroup? actual)
     {
         // Which expected rows a target row matched: one flag for the usual single row, a set otherwise.
         HashSet<string>? matched = null;
@@ -203,7 +216,7 @@ internal sealed class PairComparer
                 else
                 {
                     _rangeActual += HashActual(a);
-                    _candidates.Add(new Candidate(DifferenceKind.Extra, a.KeyCanon, _table!.KeyJson(a.Values), origin, originJson, null, a, []));
+                    _candidates.Add(new Candidate(DifferenceKind.Extra, a.KeyCanon, _table!.KeyJson(a.Values), origin, originJson.Value, null, a, []));
                 }
             }
         }
@@ -219,12 +232,12 @@ internal sealed class PairComparer
                 }
 
                 _rangeExpected += HashExpected(e);
-                _candidates.Add(new Candidate(DifferenceKind.Missing, e.KeyCanon, e.KeyJson, origin, originJson, e, null, []));
+                _candidates.Add(new Candidate(DifferenceKind.Missing, e.KeyCanon, e.KeyJson, origin, originJson.Value, e, null, []));
             }
         }
     }
 
-    private void CompareRow(string?[] origin, string originJson, ExpectedRow e, ActualRow a)
+    private void CompareRow(string?[] origin, OriginText originJson, ExpectedRow e, ActualRow a)
     {
         if (!_recheck)
         {
@@ -293,7 +306,7 @@ internal sealed class PairComparer
         }
 
         _rangeExpected += _hash.GetCurrentHashAsUInt64();
-        _candidates.Add(new Candidate(DifferenceKind.Changed, e.KeyCanon, e.KeyJson, origin, originJson, e, a, diffs));
+        _candidates.Add(new Candidate(DifferenceKind.Changed, e.KeyCanon, e.KeyJson, origin, originJson.Value, e, a, diffs));
     }
 
     private ulong HashActual(ActualRow a)

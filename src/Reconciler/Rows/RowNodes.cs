@@ -21,7 +21,9 @@ internal sealed class RowNodes
 {
     private readonly ArrayBufferWriter<byte> _buffer = new(256);
     private readonly Utf8JsonWriter _writer;
-    private readonly List<string> _parsed = [];
+    private readonly List<int> _parsed = [];
+    private KeyValuePair<string, JsonNode?>[] _row = [];
+    private int _count;
 
     public RowNodes() => _writer = new Utf8JsonWriter(_buffer, RawEventCodec.WriterOptions);
 
@@ -34,24 +36,30 @@ internal sealed class RowNodes
         _ => true,
     };
 
-    /// <summary>Starts a row.</summary>
-    public void Start()
+    /// <summary>Starts a row of at most <paramref name="columns"/> values.</summary>
+    public void Start(int columns)
     {
         _parsed.Clear();
         _buffer.ResetWrittenCount();
         _writer.Reset(_buffer);
+        if (_row.Length < columns)
+        {
+            _row = new KeyValuePair<string, JsonNode?>[columns];
+        }
+
+        _count = 0;
     }
 
-    /// <summary>Adds the value of <paramref name="column"/> (null for SQL NULL) to <paramref name="after"/>, in column order.</summary>
-    public void Add(JsonObject after, string column, PgType type, string? text)
+    /// <summary>Adds the value of <paramref name="column"/> (null for SQL NULL), in column order.</summary>
+    public void Add(string column, PgType type, string? text)
     {
         if (text is null)
         {
-            after[column] = null;
+            _row[_count++] = new(column, null);
         }
         else if (IsString(type, text))
         {
-            after[column] = JsonValue.Create(text);
+            _row[_count++] = new(column, JsonValue.Create(text));
         }
         else
         {
@@ -61,32 +69,40 @@ internal sealed class RowNodes
             }
 
             ValueCodec.WriteJson(_writer, type, text);
-            after[column] = null; // its place in the column order; the parsed node replaces it in Finish
-            _parsed.Add(column);
+            _parsed.Add(_count);
+            _row[_count++] = new(column, null); // its place in the column order; the parsed node replaces it in Finish
         }
     }
 
-    /// <summary>Parses the row's non-string values (one document) and puts each node in its place.</summary>
-    public void Finish(JsonObject after)
+    /// <summary>Adds a node built elsewhere (a sealed value), in column order.</summary>
+    public void Add(string column, JsonNode node) => _row[_count++] = new(column, node);
+
+    /// <summary>
+    /// The row's object: its non-string values parsed (one document), each node in its place, and the object made
+    /// with room for every property at once (the same properties in the same order as setting them one by one).
+    /// </summary>
+    public JsonObject Finish()
     {
-        if (_parsed.Count == 0)
+        if (_parsed.Count > 0)
         {
-            return;
+            _writer.WriteEndArray();
+            _writer.Flush();
+            var array = (JsonArray)JsonNode.Parse(_buffer.WrittenSpan)!;
+            var nodes = new JsonNode?[array.Count];
+            for (var i = 0; i < nodes.Length; i++)
+            {
+                nodes[i] = array[i];
+            }
+
+            array.Clear(); // detaches each node from the array, so it can be given to the row
+            for (var i = 0; i < nodes.Length; i++)
+            {
+                _row[_parsed[i]] = new(_row[_parsed[i]].Key, nodes[i]);
+            }
         }
 
-        _writer.WriteEndArray();
-        _writer.Flush();
-        var array = (JsonArray)JsonNode.Parse(_buffer.WrittenSpan)!;
-        var nodes = new JsonNode?[array.Count];
-        for (var i = 0; i < nodes.Length; i++)
-        {
-            nodes[i] = array[i];
-        }
-
-        array.Clear(); // detaches each node from the array, so it can be given to the row
-        for (var i = 0; i < nodes.Length; i++)
-        {
-            after[_parsed[i]] = nodes[i];
-        }
+        var after = new JsonObject(new ArraySegment<KeyValuePair<string, JsonNode?>>(_row, 0, _count));
+        Array.Clear(_row, 0, _count); // the nodes belong to the row now
+        return after;
     }
 }

@@ -121,8 +121,7 @@ public sealed class SourceTable
         List<string>? unchanged = null;
         // The nodes the Transform would parse from Capture's event, built from the texts (RowNodes): no JSON
         // written and parsed back for the whole row.
-        var after = new JsonObject();
-        nodes.Start();
+        nodes.Start(columns.Count);
         for (var i = 0; i < columns.Count; i++)
         {
             var c = columns[i];
@@ -135,14 +134,14 @@ public sealed class SourceTable
                     continue;
                 }
 
-                after[c.Name] = new JsonObject { [SealedValue.Marker] = JsonValue.Create(SealedValue.Seal(sensitive.Key, c.Name, text)) };
+                nodes.Add(c.Name, new JsonObject { [SealedValue.Marker] = JsonValue.Create(SealedValue.Seal(sensitive.Key, c.Name, text)) });
                 continue;
             }
 
-            nodes.Add(after, c.Name, c.Type, text);
+            nodes.Add(c.Name, c.Type, text);
         }
 
-        nodes.Finish(after);
+        var after = nodes.Finish();
         JsonObject? key = null;
         var origin = new string?[KeyColumns.Length];
         if (!Keyless)

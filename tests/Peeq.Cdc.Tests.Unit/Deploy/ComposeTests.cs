@@ -149,6 +149,25 @@ public sealed partial class ComposeTests
     }
 
     [Fact]
+    public void the_reconciler_runs_with_a_64_mib_gen0_budget_cap_and_keeps_the_pipeline_environment()
+    {
+        // DOTNET_GCGen0MaxBudget is read as hex bytes; the workers keep the runtime's default (their memory figures are measured with it).
+        var services = Services();
+        var reconcile = YamlFiles.Effective((YamlMappingNode)services["reconcile"]["environment"]);
+        Assert.Equal("0x4000000", reconcile.Scalar("DOTNET_GCGen0MaxBudget"));
+        Assert.Equal(64L << 20, Convert.ToInt64(reconcile.Scalar("DOTNET_GCGen0MaxBudget"), 16));
+        foreach (var k in YamlFiles.Effective((YamlMappingNode)services["capture"]["environment"]).Keys)
+        {
+            Assert.True(reconcile.ContainsKey(k), $"the reconcile service lost {k} of the pipeline environment");
+        }
+
+        foreach (var worker in new[] { "capture", "transform", "sink" })
+        {
+            Assert.False(YamlFiles.Effective((YamlMappingNode)services[worker]["environment"]).ContainsKey("DOTNET_GCGen0MaxBudget"), worker);
+        }
+    }
+
+    [Fact]
     public void the_debezium_profile_registers_the_generated_connectors_with_env_config_providers()
     {
         var services = Services();

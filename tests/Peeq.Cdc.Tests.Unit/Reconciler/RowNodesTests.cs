@@ -90,15 +90,13 @@ public sealed class RowNodesTests
 
     private static JsonObject Built(RowNodes nodes)
     {
-        var after = new JsonObject();
-        nodes.Start();
+        nodes.Start(Columns.Length);
         foreach (var (name, type, _, text) in Columns)
         {
-            nodes.Add(after, name, type, text);
+            nodes.Add(name, type, text);
         }
 
-        nodes.Finish(after);
-        return after;
+        return nodes.Finish();
     }
 
     private static string Written(JsonNode? node)
@@ -128,6 +126,7 @@ public sealed class RowNodesTests
         var actual = Built(nodes);
 
         Assert.Equal(expected.Select(p => p.Key), actual.Select(p => p.Key));
+        Assert.All(actual, p => Assert.True(p.Value is null || ReferenceEquals(p.Value.Parent, actual), $"{p.Key}'s node does not belong to the row"));
         Assert.Equal(expected.ToJsonString(), actual.ToJsonString());
         Assert.Equal(Written(expected), Written(actual));
         Assert.True(JsonNode.DeepEquals(expected, actual));

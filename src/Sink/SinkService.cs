@@ -20,6 +20,7 @@ public sealed class SinkService(PipelineConfig config, KafkaEndpoint kafka, ILog
 {
     private readonly ILogger _logger = loggers.CreateLogger("Peeq.Cdc.Sink");
     private readonly ConcurrentQueue<(string Source, TopicPartitionOffset Offset)> _done = new();
+    private readonly ConcurrentQueue<(ConsumeResult<byte[], byte[]> Message, string Reason)> _deadLetters = new();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -87,6 +88,7 @@ public sealed class SinkService(PipelineConfig config, KafkaEndpoint kafka, ILog
         var sealKey = o.ResolveSealKey();
         var topics = targets.ToDictionary(t => Topics.Unified(o.Kafka.TopicPrefix, t.Name), t => t.Name);
         var foreign = new ForeignIdentities(o.Targets);
+        var configured = o.Sources.Select(s => (s.Name, s.Target)).ToHashSet();
         var tables = targets.ToDictionary(t => t.Name, t => new TargetTables(dataSources[t.Name]) { Foreign = foreign });
         var appliers = new Dictionary<string, (SourceApplier Applier, Task Task)>();
         var upkeep = targets.Select(t => Task.Run(() => new Upkeep.TargetUpkeep(t, o, dataSources[t.Name], tables[t.Name], _logger).RunAsync(ct), ct)).ToList();
@@ -132,10 +134,12 @@ public sealed class SinkService(PipelineConfig config, KafkaEndpoint kafka, ILog
                 var result = consumer.Consume(TimeSpan.FromMilliseconds(stalled.Count > 0 ? 5 : 50));
                 if (result is not null && !result.IsPartitionEOF)
                 {
-                    UnifiedEvent? e = null;
+                    // Only the header is read here (source and position); the apply loop decodes the event when it takes it,
+                    // so a queued event holds its encoded bytes, not a decoded document.
+                    UnifiedHeader? header = null;
                     try
                     {
-                        e = UnifiedEventCodec.Read(result.Message.Value);
+                        header = UnifiedEventCodec.ReadHeader(result.Message.Value);
                     }
                     catch (FormatException fe)
                     {
@@ -145,31 +149,32 @@ public sealed class SinkService(PipelineConfig config, KafkaEndpoint kafka, ILog
                         tracker.ConsumedNothing(result.TopicPartition, result.Offset.Value);
                     }
 
-                    if (e is not null)
+                    if (header is { } h)
                     {
                         var target = topics[result.Topic];
-                        if (o.Sources.FirstOrDefault(s => s.Name == e.Source && s.Target == target) is null)
+                        if (!configured.Contains((h.Source, target)))
                         {
                             _logger.LogError("Sink: event from source '{Source}' at {Topic}/{Partition}@{Offset}, which is not a configured source of target '{Target}'; copied to the dead-letter topic",
-                                e.Source, result.Topic, result.Partition.Value, result.Offset.Value, target);
-                            DeadLetter(producer, result, $"source '{e.Source}' is not a configured source of target '{target}'");
+                                h.Source, result.Topic, result.Partition.Value, result.Offset.Value, target);
+                            DeadLetter(producer, result, $"source '{h.Source}' is not a configured source of target '{target}'");
                             tracker.ConsumedNothing(result.TopicPartition, result.Offset.Value);
                         }
                         else
                         {
-                            if (!appliers.TryGetValue(e.Source, out var a))
+                            if (!appliers.TryGetValue(h.Source, out var a))
                             {
-                                var sourceOptions = o.Source(e.Source);
-                                var applier = new SourceApplier(e.Source, target, dataSources[target], o.Sink, tables[target], sealKey,
+                                var sourceOptions = o.Source(h.Source);
+                                var applier = new SourceApplier(h.Source, target, dataSources[target], o.Sink, tables[target], sealKey,
                                     _logger, (s, off) => _done.Enqueue((s, off)),
                                     sourceOptions.FinancialTables.Select(f => TableId.Parse(f)),
-                                    SensitiveColumnsOf(o, target));
+                                    SensitiveColumnsOf(o, target),
+                                    (message, reason) => _deadLetters.Enqueue((message, reason)));
                                 a = (applier, Task.Run(() => applier.RunAsync(stop.Token), stop.Token));
-                                appliers[e.Source] = a;
+                                appliers[h.Source] = a;
                             }
 
-                            tracker.Consumed(result.TopicPartition, e.Source, result.Offset.Value);
-                            var item = new Delivered(e, result.TopicPartitionOffset, result.Message.Value.Length);
+                            tracker.Consumed(result.TopicPartition, h.Source, result.Offset.Value);
+                            var item = Delivered.Encoded(result, h);
                             if (stalled.TryGetValue(result.TopicPartition, out var backlog))
                             {
                                 backlog.Enqueue((a.Applier, item));
@@ -181,6 +186,12 @@ public sealed class SinkService(PipelineConfig config, KafkaEndpoint kafka, ILog
                             }
                         }
                     }
+                }
+
+                // Messages an apply loop found undecodable: the producer is this thread's.
+                while (_deadLetters.TryDequeue(out var dl))
+                {
+                    DeadLetter(producer, dl.Message, dl.Reason);
                 }
 
                 while (_done.TryDequeue(out var d))
@@ -220,6 +231,12 @@ public sealed class SinkService(PipelineConfig config, KafkaEndpoint kafka, ILog
                 tracker.Done(d.Source, d.Offset);
             }
 
+            while (_deadLetters.TryDequeue(out var dl))
+            {
+                DeadLetter(producer, dl.Message, dl.Reason);
+            }
+
+            producer.Flush(TimeSpan.FromSeconds(5));
             Commit(consumer, tracker);
             consumer.Close();
             try

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using static Peeq.Cdc.Contracts.RawEventCodec;
@@ -218,18 +219,241 @@ public static class UnifiedEventCodec
         }
     }
 
-    private static UnifiedEvent ReadCore(ReadOnlySpan<byte> value)
+    /// <summary>
+    /// Reads only what routing and flow control need of a unified-topic value — its type, source and source
+    /// position — without decoding its rows: the top-level fields are scanned with a reader and nested values
+    /// skipped (the writer puts these fields first). Throws <see cref="FormatException"/> for a value that is not a
+    /// JSON object, lacks one of them, has one of the wrong type, or names an unknown type; a value that passes may
+    /// still fail <see cref="Read"/> (a row without its origin, say).
+    /// </summary>
+    public static UnifiedHeader ReadHeader(ReadOnlySpan<byte> value)
     {
-        JsonObject o;
         try
         {
-            o = JsonNode.Parse(value) as JsonObject ?? throw new FormatException("event value is not a JSON object");
+            return ReadHeaderCore(value);
+        }
+        catch (Exception e) when (e is not FormatException and not OutOfMemoryException)
+        {
+            throw new FormatException($"not a valid event: {e.Message}", e);
+        }
+    }
+
+    private static UnifiedHeader ReadHeaderCore(ReadOnlySpan<byte> value)
+    {
+        var r = new Utf8JsonReader(value);
+        if (!r.Read() || r.TokenType != JsonTokenType.StartObject)
+        {
+            throw new FormatException("event value is not a JSON object");
+        }
+
+        string? type = null;
+        string? source = null;
+        Lsn? commit = null;
+        long? seq = null;
+        while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
+        {
+            var field = r.ValueTextEquals("type"u8) ? 1 : r.ValueTextEquals("source"u8) ? 2 : r.ValueTextEquals("commit_lsn"u8) ? 3 : r.ValueTextEquals("seq"u8) ? 4 : 0;
+            r.Read();
+            // A field read twice keeps its last value, as the full decode does.
+            switch (field)
+            {
+                case 1:
+                    type = HeaderString(ref r, "type");
+                    break;
+                case 2:
+                    source = HeaderString(ref r, "source");
+                    break;
+                case 3:
+                    commit = Lsn.Parse(HeaderString(ref r, "commit_lsn"));
+                    break;
+                case 4:
+                    seq = r.TokenType == JsonTokenType.Number ? r.GetInt64() : throw new FormatException("field 'seq' is missing or not a number");
+                    break;
+                default:
+                    r.Skip();
+                    break;
+            }
+
+            if (type is not null && source is not null && commit is not null && (seq is not null || !HasSeq(type)))
+            {
+                break;
+            }
+        }
+
+        if (type is null || source is null || commit is null)
+        {
+            throw new FormatException($"field '{(type is null ? "type" : source is null ? "source" : "commit_lsn")}' is missing or not a string");
+        }
+
+        SourcePosition position = type switch
+        {
+            "begin" => new(commit.Value, 0),
+            "commit" => new(commit.Value, long.MaxValue),
+            "row" or "park" or "schema" or "table_state" or "progress" => new(commit.Value, seq ?? throw new FormatException("field 'seq' is missing or not a number")),
+            _ => throw new FormatException($"unknown unified event type '{type}'"),
+        };
+        return new UnifiedHeader(type, source, position);
+    }
+
+    private static bool HasSeq(string type) => type is not ("begin" or "commit");
+
+    private static string HeaderString(ref Utf8JsonReader r, string name) =>
+        r.TokenType == JsonTokenType.String ? r.GetString()! : throw new FormatException($"field '{name}' is missing or not a string");
+
+    private static UnifiedEvent ReadCore(ReadOnlySpan<byte> value)
+    {
+        JsonElement root;
+        try
+        {
+            var reader = new Utf8JsonReader(value);
+            root = JsonElement.ParseValue(ref reader);
+            // One value and nothing after it, as JsonNode.Parse demands (this throws for anything but the end).
+            reader.Read();
         }
         catch (JsonException e)
         {
             throw new FormatException($"event value is not valid JSON: {e.Message}", e);
         }
 
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw new FormatException("event value is not a JSON object");
+        }
+
+        // A row operation (nearly every event) is read from the parsed document directly: its key, row and origin key
+        // become the same lazily-read JsonObjects the node path detaches, without a node for each top-level field.
+        return root.TryGetProperty("type"u8, out var t) && t.ValueKind == JsonValueKind.String && t.ValueEquals("row"u8)
+            ? ReadRow(root)
+            : ReadNodes(JsonObject.Create(root)!);
+    }
+
+    /// <summary>The decode through JsonNode of every event kind (the reference the row path is tested against).</summary>
+    internal static UnifiedEvent ReadNodes(ReadOnlySpan<byte> value)
+    {
+        try
+        {
+            JsonObject o;
+            try
+            {
+                o = JsonNode.Parse(value) as JsonObject ?? throw new FormatException("event value is not a JSON object");
+            }
+            catch (JsonException e)
+            {
+                throw new FormatException($"event value is not valid JSON: {e.Message}", e);
+            }
+
+            return ReadNodes(o);
+        }
+        catch (Exception e) when (e is not FormatException and not OutOfMemoryException)
+        {
+            throw new FormatException($"not a valid event: {e.Message}", e);
+        }
+    }
+
+    // The fields of a row operation (docs/contracts.md), for the duplicate check.
+    private static readonly byte[][] RowFields =
+        [.. new[] { "type", "source", "commit_lsn", "seq", "sub", "op", "schema", "table", "key", "row", "unchanged", "rows", "origin", "ts_ms", "snapshot", "claim" }
+            .Select(Encoding.UTF8.GetBytes)];
+
+    /// <summary>A field named twice is malformed (the node decoder refuses it too, and which value counted would be a guess).</summary>
+    private static void RefuseDuplicates(JsonElement o)
+    {
+        var seen = 0;
+        List<string>? others = null;
+        foreach (var p in o.EnumerateObject())
+        {
+            var i = 0;
+            while (i < RowFields.Length && !p.NameEquals(RowFields[i]))
+            {
+                i++;
+            }
+
+            if (i < RowFields.Length ? (seen & (1 << i)) != 0 : (others ??= []).Contains(p.Name))
+            {
+                throw new FormatException($"field '{p.Name}' appears more than once");
+            }
+
+            if (i < RowFields.Length)
+            {
+                seen |= 1 << i;
+            }
+            else
+            {
+                others!.Add(p.Name);
+            }
+        }
+    }
+
+    private static UnifiedEvent ReadRow(JsonElement o)
+    {
+        RefuseDuplicates(o);
+        var source = StrOf(o, "source"u8, "source");
+        var commit = Lsn.Parse(StrOf(o, "commit_lsn"u8, "commit_lsn"));
+        if (!o.TryGetProperty("origin"u8, out var origin) || origin.ValueKind != JsonValueKind.Object)
+        {
+            throw new FormatException("row operation has no origin");
+        }
+
+        List<JsonObject>? rows = null;
+        if (o.TryGetProperty("rows"u8, out var arr) && arr.ValueKind == JsonValueKind.Array)
+        {
+            rows = new List<JsonObject>(arr.GetArrayLength());
+            foreach (var item in arr.EnumerateArray())
+            {
+                rows.Add(item.ValueKind == JsonValueKind.Object ? JsonObject.Create(item)! : throw new FormatException("rows must hold objects"));
+            }
+        }
+
+        string[] unchanged = [];
+        if (o.TryGetProperty("unchanged"u8, out var u) && u.ValueKind == JsonValueKind.Array)
+        {
+            unchanged = new string[u.GetArrayLength()];
+            var i = 0;
+            foreach (var item in u.EnumerateArray())
+            {
+                unchanged[i++] = item.ValueKind == JsonValueKind.String ? item.GetString()! : throw new FormatException("unchanged must hold column names");
+            }
+        }
+
+        return new RowOperation(
+            source,
+            commit,
+            LongOf(o, "seq"u8, "seq"),
+            (int)LongOf(o, "sub"u8, "sub"),
+            ParseOpName(StrOf(o, "op"u8, "op")),
+            new TableId(StrOf(o, "schema"u8, "schema"), StrOf(o, "table"u8, "table")),
+            ObjectOf(o, "key"u8),
+            ObjectOf(o, "row"u8),
+            unchanged,
+            new RowOrigin(new TableId(StrOf(origin, "schema"u8, "schema"), StrOf(origin, "table"u8, "table")), ObjectOf(origin, "key"u8) ?? []),
+            LongOf(o, "ts_ms"u8, "ts_ms"),
+            o.TryGetProperty("snapshot"u8, out var s) && s.ValueKind == JsonValueKind.True,
+            rows,
+            o.TryGetProperty("claim"u8, out var c) && c.ValueKind == JsonValueKind.Object
+                ? new ConflictClaim(StrOf(c, "mode"u8, "mode") switch
+                {
+                    "priority" => ConflictMode.Priority,
+                    "park" => ConflictMode.Park,
+                    var m => throw new FormatException($"unknown conflict mode '{m}'"),
+                }, (int)LongOf(c, "rank"u8, "rank"))
+                : null);
+    }
+
+    private static string StrOf(JsonElement o, ReadOnlySpan<byte> name, string text) =>
+        o.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String
+            ? v.GetString()!
+            : throw new FormatException($"field '{text}' is missing or not a string");
+
+    private static long LongOf(JsonElement o, ReadOnlySpan<byte> name, string text) =>
+        o.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number
+            ? v.GetInt64()
+            : throw new FormatException($"field '{text}' is missing or not a number");
+
+    private static JsonObject? ObjectOf(JsonElement o, ReadOnlySpan<byte> name) =>
+        o.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Object ? JsonObject.Create(v) : null;
+
+    private static UnifiedEvent ReadNodes(JsonObject o)
+    {
         var type = Str(o, "type");
         var source = Str(o, "source");
         var commit = Lsn.Parse(Str(o, "commit_lsn"));

@@ -38,6 +38,18 @@ public sealed class PoisonMessageTests(ITestOutputHelper output) : IAsyncLifetim
         ("an unparseable position", Encoding.UTF8.GetBytes("""{"status": "BEGIN", "source": "poison", "commit_lsn": "not-an-lsn", "prev_end_lsn": "0/0", "txid": 1, "ts_ms": 1, "kind": "stream", "session": "s"}""")),
     ];
 
+    // Unified-topic values whose header (type, source, position) reads, so the Sink's consumer queues them encoded, but
+    // whose body does not decode: the apply loop finds them and dead-letters them with the reason.
+    private static readonly (string What, byte[] Value, string Reason)[] UnifiedPoison =
+    [
+        ("a row of a configured source without its origin", Encoding.UTF8.GetBytes(
+            """{"type":"row","source":"poison","commit_lsn":"0/1","seq":1,"sub":0,"op":"upsert","schema":"public","table":"items","key":{"id":1},"row":{"id":1,"v":1},"ts_ms":1,"snapshot":false}"""),
+            "row operation has no origin"),
+        ("a commit of a configured source with an unparseable end", Encoding.UTF8.GetBytes(
+            """{"type":"commit","source":"poison","commit_lsn":"0/1","end_lsn":"nowhere","txid":1,"ts_ms":1,"operations":0}"""),
+            "nowhere"),
+    ];
+
     [Fact]
     public async Task poison_messages_on_the_raw_and_unified_topics_are_dead_lettered_with_their_reason_and_the_stream_goes_on()
     {
@@ -62,10 +74,16 @@ public sealed class PoisonMessageTests(ITestOutputHelper output) : IAsyncLifetim
                     await producer.ProduceAsync(new TopicPartition(Topics.Unified(prefix, "poison_target"), new Partition(0)),
                         new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(what), Value = value });
                 }
+
+                foreach (var (what, value, _) in UnifiedPoison)
+                {
+                    await producer.ProduceAsync(new TopicPartition(Topics.Unified(prefix, "poison_target"), new Partition(0)),
+                        new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(what), Value = value });
+                }
             }
 
-            await Wait.ForAsync(() => DeadLetters(prefix, "transform").Count >= Poison.Length && DeadLetters(prefix, "sink").Count >= Poison.Length,
-                $"all {Poison.Length} poison messages of each topic on its dead-letter topic", 90);
+            await Wait.ForAsync(() => DeadLetters(prefix, "transform").Count >= Poison.Length && DeadLetters(prefix, "sink").Count >= Poison.Length + UnifiedPoison.Length,
+                $"all {Poison.Length} poison messages of each topic (and {UnifiedPoison.Length} more of the unified one) on its dead-letter topic", 90);
 
             // Well-formed events that no configuration knows: a real change of items, re-addressed to a table the source
             // does not have, and to another source. Read fine, but not ours to map: dead-lettered with the reason.
@@ -115,6 +133,17 @@ public sealed class PoisonMessageTests(ITestOutputHelper output) : IAsyncLifetim
                 Assert.False(string.IsNullOrWhiteSpace(reason), $"{what}: dead-lettered by the {stage} without a reason");
                 Assert.Matches(@"@\d+$", origin ?? "");
             }
+        }
+
+        var sinkLetters = DeadLetters(prefix, "sink");
+        foreach (var (what, _, because) in UnifiedPoison)
+        {
+            var letter = sinkLetters.FirstOrDefault(m => m.Key is not null && Encoding.UTF8.GetString(m.Key) == what);
+            Assert.True(letter is not null, $"{what}: not on the sink dead-letter topic");
+            var reason = Header(letter, "peeq-error");
+            output.WriteLine($"sink: {what}: {reason} (from {Header(letter, "peeq-origin")})");
+            Assert.Contains(because, reason ?? "", StringComparison.Ordinal);
+            Assert.Matches(@"@\d+$", Header(letter, "peeq-origin") ?? "");
         }
     }
 

@@ -20,7 +20,6 @@ public sealed class SinkService(PipelineConfig config, KafkaEndpoint kafka, ILog
 {
     private readonly ILogger _logger = loggers.CreateLogger("Peeq.Cdc.Sink");
     private readonly ConcurrentQueue<(string Source, TopicPartitionOffset Offset)> _done = new();
-    private readonly ConcurrentQueue<(ConsumeResult<byte[], byte[]> Message, string Reason)> _deadLetters = new();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -134,12 +133,10 @@ public sealed class SinkService(PipelineConfig config, KafkaEndpoint kafka, ILog
                 var result = consumer.Consume(TimeSpan.FromMilliseconds(stalled.Count > 0 ? 5 : 50));
                 if (result is not null && !result.IsPartitionEOF)
                 {
-                    // Only the header is read here (source and position); the apply loop decodes the event when it takes it,
-                    // so a queued event holds its encoded bytes, not a decoded document.
-                    UnifiedHeader? header = null;
+                    UnifiedEvent? e = null;
                     try
                     {
-                        header = UnifiedEventCodec.ReadHeader(result.Message.Value);
+                        e = UnifiedEventCodec.Read(result.Message.Value);
                     }
                     catch (FormatException fe)
                     {
@@ -149,32 +146,31 @@ public sealed class SinkService(PipelineConfig config, KafkaEndpoint kafka, ILog
                         tracker.ConsumedNothing(result.TopicPartition, result.Offset.Value);
                     }
 
-                    if (header is { } h)
+                    if (e is not null)
                     {
                         var target = topics[result.Topic];
-                        if (!configured.Contains((h.Source, target)))
+                        if (!configured.Contains((e.Source, target)))
                         {
                             _logger.LogError("Sink: event from source '{Source}' at {Topic}/{Partition}@{Offset}, which is not a configured source of target '{Target}'; copied to the dead-letter topic",
-                                h.Source, result.Topic, result.Partition.Value, result.Offset.Value, target);
-                            DeadLetter(producer, result, $"source '{h.Source}' is not a configured source of target '{target}'");
+                                e.Source, result.Topic, result.Partition.Value, result.Offset.Value, target);
+                            DeadLetter(producer, result, $"source '{e.Source}' is not a configured source of target '{target}'");
                             tracker.ConsumedNothing(result.TopicPartition, result.Offset.Value);
                         }
                         else
                         {
-                            if (!appliers.TryGetValue(h.Source, out var a))
+                            if (!appliers.TryGetValue(e.Source, out var a))
                             {
-                                var sourceOptions = o.Source(h.Source);
-                                var applier = new SourceApplier(h.Source, target, dataSources[target], o.Sink, tables[target], sealKey,
+                                var sourceOptions = o.Source(e.Source);
+                                var applier = new SourceApplier(e.Source, target, dataSources[target], o.Sink, tables[target], sealKey,
                                     _logger, (s, off) => _done.Enqueue((s, off)),
                                     sourceOptions.FinancialTables.Select(f => TableId.Parse(f)),
-                                    SensitiveColumnsOf(o, target),
-                                    (message, reason) => _deadLetters.Enqueue((message, reason)));
+                                    SensitiveColumnsOf(o, target));
                                 a = (applier, Task.Run(() => applier.RunAsync(stop.Token), stop.Token));
-                                appliers[h.Source] = a;
+                                appliers[e.Source] = a;
                             }
 
-                            tracker.Consumed(result.TopicPartition, h.Source, result.Offset.Value);
-                            var item = Delivered.Encoded(result, h);
+                            tracker.Consumed(result.TopicPartition, e.Source, result.Offset.Value);
+                            var item = new Delivered(e, result.TopicPartitionOffset, result.Message.Value.Length);
                             if (stalled.TryGetValue(result.TopicPartition, out var backlog))
                             {
                                 backlog.Enqueue((a.Applier, item));
@@ -186,12 +182,6 @@ public sealed class SinkService(PipelineConfig config, KafkaEndpoint kafka, ILog
                             }
                         }
                     }
-                }
-
-                // Messages an apply loop found undecodable: the producer is this thread's.
-                while (_deadLetters.TryDequeue(out var dl))
-                {
-                    DeadLetter(producer, dl.Message, dl.Reason);
                 }
 
                 while (_done.TryDequeue(out var d))
@@ -231,12 +221,6 @@ public sealed class SinkService(PipelineConfig config, KafkaEndpoint kafka, ILog
                 tracker.Done(d.Source, d.Offset);
             }
 
-            while (_deadLetters.TryDequeue(out var dl))
-            {
-                DeadLetter(producer, dl.Message, dl.Reason);
-            }
-
-            producer.Flush(TimeSpan.FromSeconds(5));
             Commit(consumer, tracker);
             consumer.Close();
             try

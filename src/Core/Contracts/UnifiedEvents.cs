@@ -116,9 +116,3 @@ public sealed record UnifiedProgress(string Source, Lsn CommitLsn, long Seq) : U
 {
     public SourcePosition Position => new(CommitLsn, Seq);
 }
-
-/// <summary>
-/// What <see cref="UnifiedEventCodec.ReadHeader"/> reads of an encoded unified event without decoding it: its type
-/// ("begin", "row", "commit", …), source, and source position (a begin at sequence 0, a commit at <see cref="long.MaxValue"/>).
-/// </summary>
-public readonly record struct UnifiedHeader(string Type, string Source, SourcePosition Position);

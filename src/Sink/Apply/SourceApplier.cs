@@ -11,24 +11,8 @@ using Peeq.Cdc.Sink.Parking;
 
 namespace Peeq.Cdc.Sink.Apply;
 
-/// <summary>
-/// A unified event with where it came from, for offset bookkeeping, and its encoded size (what the Sink's memory bounds
-/// count). The consumer queues it encoded (<see cref="Message"/>, with the <see cref="Header"/> read for routing and flow
-/// control; <see cref="Event"/> null): an event waits in a source's queue as its ~400 bytes, not as a decoded event of
-/// 1.5–4 KiB, and is decoded by the apply loop when it takes it.
-/// </summary>
-public readonly record struct Delivered(UnifiedEvent? Event, TopicPartitionOffset Offset, int Bytes = 0)
-{
-    /// <summary>The message as consumed, still encoded (with <see cref="Event"/> null).</summary>
-    public ConsumeResult<byte[], byte[]>? Message { get; init; }
-
-    /// <summary>What the consumer read of the encoded message (its position, for flow control).</summary>
-    public UnifiedHeader? Header { get; init; }
-
-    /// <summary>An encoded message, queued undecoded.</summary>
-    public static Delivered Encoded(ConsumeResult<byte[], byte[]> message, UnifiedHeader header) =>
-        new(null, message.TopicPartitionOffset, message.Message.Value.Length) { Message = message, Header = header };
-}
+/// <summary>A unified event with where it came from, for offset bookkeeping, and its encoded size (what the Sink's memory bounds count).</summary>
+public readonly record struct Delivered(UnifiedEvent Event, TopicPartitionOffset Offset, int Bytes = 0);
 
 /// <summary>
 /// Applies one source's events to its target, in source commit order, one source transaction at a
@@ -51,8 +35,6 @@ public sealed class SourceApplier : IAsyncDisposable
     private readonly BatchWriter _writer;
     private readonly ILogger _logger;
     private readonly Action<string, TopicPartitionOffset> _done;
-    // A queued message the apply loop cannot decode goes to the dead-letter topic through the consumer (which owns the producer).
-    private readonly Action<ConsumeResult<byte[], byte[]>, string>? _deadLetter;
     private readonly Channel<Delivered> _queue;
     // Encoded bytes of the events in _queue (written by the consumer, read by the apply loop).
     private long _queuedBytes;
@@ -113,10 +95,8 @@ public sealed class SourceApplier : IAsyncDisposable
     private sealed record Tx(UnifiedBegin Begin, UnifiedCommit Commit, List<UnifiedEvent> Ops, long Bytes);
 
     public SourceApplier(string source, string target, NpgsqlDataSource db, SinkOptions options, TargetTables tables, byte[]? sealKey,
-        ILogger logger, Action<string, TopicPartitionOffset> done, IEnumerable<TableId>? financialTables = null, IReadOnlySet<string>? sensitiveColumns = null,
-        Action<ConsumeResult<byte[], byte[]>, string>? deadLetter = null)
+        ILogger logger, Action<string, TopicPartitionOffset> done, IEnumerable<TableId>? financialTables = null, IReadOnlySet<string>? sensitiveColumns = null)
     {
-        _deadLetter = deadLetter;
         _source = source;
         _target = target;
         _db = db;
@@ -155,7 +135,7 @@ public sealed class SourceApplier : IAsyncDisposable
 
         Interlocked.Add(ref _queuedBytes, item.Bytes);
 
-        var position = item.Header is { } h ? h.Position : item.Event switch
+        var position = item.Event switch
         {
             UnifiedBegin b => new SourcePosition(b.CommitLsn, 0),
             RowOperation r => r.Position,
@@ -255,10 +235,7 @@ public sealed class SourceApplier : IAsyncDisposable
                 if (got)
                 {
                     Interlocked.Add(ref _queuedBytes, -item.Bytes);
-                    if (Decode(item) is { } decoded)
-                    {
-                        await HandleAsync(decoded, ct);
-                    }
+                    await HandleAsync(item, ct);
                 }
 
                 if ((_ready.Count > 0 || _written.Count > 0) && !_openStreamed
@@ -374,38 +351,10 @@ public sealed class SourceApplier : IAsyncDisposable
         : _written.Count > 0 ? (_written[^1].Commit.CommitLsn, _written[^1].Commit.EndLsn)
         : (_appliedCommit, _appliedEnd);
 
-    /// <summary>
-    /// The event of a queued item, decoded now if it was queued encoded. A message whose header read but whose body does
-    /// not decode is dead-lettered with the reason (as the consumer does with one whose header does not read) and
-    /// skipped: the transaction it belonged to then arrives incomplete and is re-read from the slot.
-    /// </summary>
-    private Delivered? Decode(Delivered item)
-    {
-        if (item.Event is not null || item.Message is not { } message)
-        {
-            return item;
-        }
-
-        try
-        {
-            return item with { Event = UnifiedEventCodec.Read(message.Message.Value), Message = null };
-        }
-        catch (FormatException fe)
-        {
-            _logger.LogError("Sink {Source}: unreadable message at {Topic}/{Partition}@{Offset}: {Error}; copied to the dead-letter topic",
-                _source, message.Topic, message.Partition.Value, message.Offset.Value, fe.Message);
-            _deadLetter?.Invoke(message, fe.Message);
-            _lastOffset = item.Offset;
-            MarkDoneIfIdle();
-            return null;
-        }
-    }
-
     private async Task HandleAsync(Delivered d, CancellationToken ct)
     {
         _lastOffset = d.Offset;
-        var ev = d.Event ?? throw new InvalidOperationException("an event is handled decoded");
-        switch (ev)
+        switch (d.Event)
         {
             case UnifiedBegin b:
                 if (_open is not null && !_skipOpen)
@@ -437,9 +386,9 @@ public sealed class SourceApplier : IAsyncDisposable
 
                 break;
             case RowOperation or ParkedChange or TableSchemaChange or TableStateChange:
-                if (_open is null || _skipOpen || ev.CommitLsn != _open.CommitLsn)
+                if (_open is null || _skipOpen || d.Event.CommitLsn != _open.CommitLsn)
                 {
-                    if (_open is null || ev.CommitLsn != _open.CommitLsn)
+                    if (_open is null || d.Event.CommitLsn != _open.CommitLsn)
                     {
                         MarkDoneIfIdle();
                     }
@@ -447,10 +396,10 @@ public sealed class SourceApplier : IAsyncDisposable
                     break;
                 }
 
-                _openOps.Add(ev);
+                _openOps.Add(d.Event);
                 _openBytes += d.Bytes;
                 _received++;
-                _receivedPosition = ev switch
+                _receivedPosition = d.Event switch
                 {
                     RowOperation r => r.Position,
                     ParkedChange p => new SourcePosition(p.CommitLsn, p.Seq),
@@ -458,7 +407,7 @@ public sealed class SourceApplier : IAsyncDisposable
                     TableStateChange ts => new SourcePosition(ts.CommitLsn, ts.Seq),
                     _ => _receivedPosition,
                 };
-                if (!_openFinancial && IsFinancial(ev))
+                if (!_openFinancial && IsFinancial(d.Event))
                 {
                     _openFinancial = true;
                 }
@@ -471,7 +420,7 @@ public sealed class SourceApplier : IAsyncDisposable
                 break;
             case UnifiedProgress:
                 // Flow control only (counted as received when it was enqueued); not an operation of the transaction.
-                if (_open is null || ev.CommitLsn != _open.CommitLsn)
+                if (_open is null || d.Event.CommitLsn != _open.CommitLsn)
                 {
                     MarkDoneIfIdle();
                 }

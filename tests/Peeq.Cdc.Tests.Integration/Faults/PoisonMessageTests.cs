@@ -38,8 +38,8 @@ public sealed class PoisonMessageTests(ITestOutputHelper output) : IAsyncLifetim
         ("an unparseable position", Encoding.UTF8.GetBytes("""{"status": "BEGIN", "source": "poison", "commit_lsn": "not-an-lsn", "prev_end_lsn": "0/0", "txid": 1, "ts_ms": 1, "kind": "stream", "session": "s"}""")),
     ];
 
-    // Unified-topic values whose header (type, source, position) reads, so the Sink's consumer queues them encoded, but
-    // whose body does not decode: the apply loop finds them and dead-letters them with the reason.
+    // Unified-topic values whose envelope (type, source, position) reads but whose body does not decode (a row without
+    // its origin, a commit with an unparseable end): the Sink's consumer dead-letters them with the reason.
     private static readonly (string What, byte[] Value, string Reason)[] UnifiedPoison =
     [
         ("a row of a configured source without its origin", Encoding.UTF8.GetBytes(

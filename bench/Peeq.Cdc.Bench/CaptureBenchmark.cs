@@ -98,10 +98,3 @@ public sealed record CaptureBenchResult(int Changes, int Transactions, double Ca
     /// <summary>Garbage collections while Capture ran, generation 0, 1 and 2.</summary>
     public int[] Collections { get; init; } = [0, 0, 0];
 }
-
-/// <summary>The process's allocated bytes and collection counts at one moment.</summary>
-internal readonly record struct GcCounts(long Allocated, int Gen0, int Gen1, int Gen2)
-{
-    public static GcCounts Take() =>
-        new(GC.GetTotalAllocatedBytes(precise: true), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
-}

@@ -148,15 +148,14 @@ public sealed class ReconcileBenchmark(int rows)
             var dir = Path.Combine(Path.GetTempPath(), "peeq-bench-reconcile", Guid.NewGuid().ToString("N")[..8]);
             var clock = Stopwatch.StartNew();
             var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
-            int gen0 = GC.CollectionCount(0), gen1 = GC.CollectionCount(1), gen2 = GC.CollectionCount(2);
-            var pause0 = GC.GetTotalPauseDuration();
-            var allocated0 = GC.GetTotalAllocatedBytes();
+            var gc0 = GcCounts.Take();
             report = await new Reconciliation(config, mappings, logs.CreateLogger("reconcile")).RunAsync(dir, CancellationToken.None);
             reconcileRuns.Add(clock.Elapsed.TotalSeconds);
             cpuRuns.Add((Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds);
             // The garbage collector's share of that CPU: collections by generation, their pauses, what was allocated.
-            gcRuns.Add($"{GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2} collections (gen 0/1/2), "
-                + $"{(GC.GetTotalPauseDuration() - pause0).TotalSeconds:0.00} s paused, {(GC.GetTotalAllocatedBytes() - allocated0) / (double)rows:N0} bytes allocated a row");
+            var gc1 = GcCounts.Take();
+            gcRuns.Add($"{gc1.Gen0 - gc0.Gen0}/{gc1.Gen1 - gc0.Gen1}/{gc1.Gen2 - gc0.Gen2} collections (gen 0/1/2), "
+                + $"{(gc1.Paused - gc0.Paused).TotalSeconds:0.00} s paused, {(gc1.Allocated - gc0.Allocated) / (double)rows:N0} bytes allocated a row");
             Console.Error.WriteLine($"bench: reconciler process CPU {cpuRuns[^1]:0.00} s; GC {gcRuns[^1]}");
             await sampling.CancelAsync();
             await sampler;
